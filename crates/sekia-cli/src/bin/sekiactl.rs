@@ -1,0 +1,220 @@
+//! `sekiactl`: talks to a running sekiad over its socket, and manages secrets locally.
+
+use std::io::{IsTerminal, Read};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand};
+use sekia_cli::output::{local_time, table};
+use sekia_daemon::config::{LoadOptions, default_socket, expand_tilde};
+use sekia_daemon::secrets;
+use sekia_protocol::{AgentsResponse, StatusResponse};
+use sekia_server::ApiClient;
+
+#[derive(Parser)]
+#[command(name = "sekiactl", version, about = "Control a running sekiad and manage sekia secrets")]
+struct Args {
+    /// The daemon's socket (default: server.socket from sekia.toml, else the platform default)
+    #[arg(long, global = true, value_name = "PATH", env = "SEKIA_SERVER_SOCKET")]
+    socket: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Show daemon status
+    Status {
+        /// Print the daemon's JSON answer
+        #[arg(long)]
+        json: bool,
+    },
+    /// List registered agents
+    Agents {
+        /// Print the daemon's JSON answer
+        #[arg(long)]
+        json: bool,
+    },
+    /// Encrypt config values with age (ENC[...]) and manage the key
+    #[command(subcommand)]
+    Secrets(SecretsCommand),
+}
+
+#[derive(Subcommand)]
+enum SecretsCommand {
+    /// Create an age key file (0600, in a 0700 folder) and print its public key
+    Keygen {
+        /// Where to write the key (default ~/.config/sekia/age.key)
+        #[arg(short, long, value_name = "PATH")]
+        output: Option<PathBuf>,
+        /// Replace an existing key file (values encrypted to it become unreadable)
+        #[arg(long)]
+        force: bool,
+    },
+    /// Encrypt a value (or standard input) into ENC[...] for sekia.toml
+    Encrypt {
+        /// The value; read from standard input when absent (keeps it out of shell history)
+        value: Option<String>,
+        /// Encrypt to this public key instead of the configured identity's
+        #[arg(long, value_name = "age1...")]
+        recipient: Option<String>,
+    },
+    /// Decrypt an ENC[...] value with the configured identity
+    Decrypt { value: String },
+    /// Not supported: AWS KMS
+    #[command(name = "kms-encrypt", hide = true)]
+    KmsEncrypt { _value: Option<String> },
+    /// Not supported: AWS KMS
+    #[command(name = "kms-decrypt", hide = true)]
+    KmsDecrypt { _value: Option<String> },
+    /// Not supported: AWS Secrets Manager
+    #[command(name = "asm-get", hide = true)]
+    AsmGet { _name: Option<String> },
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let result = match args.command {
+        Command::Secrets(cmd) => run_secrets(cmd),
+        command => match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+            Ok(rt) => rt.block_on(run_api(command, args.socket)),
+            Err(e) => Err(e.into()),
+        },
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("sekiactl: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run_api(command: Command, socket: Option<PathBuf>) -> Result<()> {
+    let client = ApiClient::new(socket.unwrap_or_else(configured_socket));
+    match command {
+        Command::Status { json: true } => print_raw(&client, "/api/v1/status").await,
+        Command::Status { json: false } => {
+            let s: StatusResponse = client.get("/api/v1/status").await?;
+            print!(
+                "Status:       {}\nUptime:       {}\nNATS Running: {}\nStarted At:   {}\nAgents:       {}\nWorkflows:    {}\n",
+                s.status,
+                s.uptime,
+                s.nats_running,
+                local_time(&s.started_at, "%Y-%m-%d %H:%M:%S"),
+                s.agent_count,
+                s.workflow_count
+            );
+            Ok(())
+        }
+        Command::Agents { json: true } => print_raw(&client, "/api/v1/agents").await,
+        Command::Agents { json: false } => {
+            let a: AgentsResponse = client.get("/api/v1/agents").await?;
+            if a.agents.is_empty() {
+                println!("No agents registered.");
+                return Ok(());
+            }
+            let rows: Vec<Vec<String>> = a
+                .agents
+                .iter()
+                .map(|a| {
+                    vec![
+                        a.name.clone(),
+                        a.version.clone(),
+                        a.status.clone(),
+                        a.events_processed.to_string(),
+                        a.errors.to_string(),
+                        local_time(&a.last_heartbeat, "%H:%M:%S"),
+                    ]
+                })
+                .collect();
+            print!("{}", table(&["NAME", "VERSION", "STATUS", "EVENTS", "ERRORS", "LAST HEARTBEAT"], &rows));
+            Ok(())
+        }
+        Command::Secrets(_) => unreachable!("handled without the daemon"),
+    }
+}
+
+async fn print_raw(client: &ApiClient, path: &str) -> Result<()> {
+    let body = client.get_raw(path).await?;
+    println!("{}", String::from_utf8_lossy(&body).trim_end());
+    Ok(())
+}
+
+/// `server.socket` from the config file sekiad would read, else the platform default.
+fn configured_socket() -> PathBuf {
+    let opts = LoadOptions::from_process(None);
+    let from_file = opts
+        .search_dirs
+        .iter()
+        .map(|d| d.join("sekia.toml"))
+        .find(|p| p.is_file())
+        .and_then(|p| std::fs::read_to_string(p).ok())
+        .and_then(|text| text.parse::<sekia_daemon::config::toml::Table>().ok())
+        .and_then(|t| t.get("server")?.get("socket")?.as_str().map(PathBuf::from))
+        .filter(|p| !p.as_os_str().is_empty());
+    match from_file {
+        Some(p) => expand_tilde(&p, opts.home.as_deref()),
+        None => default_socket(&opts.env, opts.home.as_deref()),
+    }
+}
+
+fn run_secrets(cmd: SecretsCommand) -> Result<()> {
+    let opts = LoadOptions::from_process(None);
+    let home = opts.home.clone();
+    match cmd {
+        SecretsCommand::Keygen { output, force } => {
+            let path = match output {
+                Some(p) => expand_tilde(&p, home.as_deref()),
+                None => secrets::default_key_path(home.as_deref().context("HOME is not set; pass --output")?),
+            };
+            let created = chrono::Local::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+            let public = secrets::keygen(&path, force, &created)?;
+            println!("Created age key: {}", path.display());
+            println!("Public key: {public}");
+            Ok(())
+        }
+        SecretsCommand::Encrypt { value, recipient } => {
+            let recipient = match recipient {
+                Some(r) => secrets::parse_recipient(&r)?,
+                None => identities(&opts)?
+                    .first()
+                    .map(|i| i.to_public())
+                    .context("no age identity found")?,
+            };
+            let plain = match value {
+                Some(v) => v,
+                None => read_stdin()?,
+            };
+            println!("{}", secrets::encrypt_value(&plain, &recipient)?);
+            Ok(())
+        }
+        SecretsCommand::Decrypt { value } => {
+            println!("{}", secrets::decrypt_value(&value, &identities(&opts)?)?);
+            Ok(())
+        }
+        SecretsCommand::KmsEncrypt { .. } | SecretsCommand::KmsDecrypt { .. } => {
+            Err(secrets::SecretsError::Unsupported("KMS").into())
+        }
+        SecretsCommand::AsmGet { .. } => Err(secrets::SecretsError::Unsupported("ASM").into()),
+    }
+}
+
+fn identities(opts: &LoadOptions) -> Result<Vec<secrets::Identity>> {
+    match secrets::find_identities(&opts.env, Path::new(""), opts.home.as_deref())? {
+        Some(ids) => Ok(ids),
+        None => bail!("no age identity found: set SEKIA_AGE_KEY or SEKIA_AGE_KEY_FILE, or run `sekiactl secrets keygen`"),
+    }
+}
+
+fn read_stdin() -> Result<String> {
+    let mut stdin = std::io::stdin();
+    if stdin.is_terminal() {
+        eprintln!("Enter the value to encrypt, then Ctrl+D:");
+    }
+    let mut value = String::new();
+    stdin.read_to_string(&mut value).context("reading the value from standard input")?;
+    // A trailing newline from `echo` or the terminal is not part of a secret.
+    Ok(value.strip_suffix('\n').map(|v| v.strip_suffix('\r').unwrap_or(v)).unwrap_or(&value).to_string())
+}

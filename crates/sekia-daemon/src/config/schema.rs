@@ -1,0 +1,228 @@
+//! Every key of `sekia.toml`, with sekia's defaults (inventory §3.2) and ours where sekia has none.
+//!
+//! Paths are kept as written (`~` allowed) and expanded once by the loader, so every path key
+//! gets the same treatment — sekia expanded only two of them.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use super::{Duration, Secret};
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub nats: NatsConfig,
+    pub registry: RegistryConfig,
+    pub workflows: WorkflowsConfig,
+    pub web: WebConfig,
+    pub ai: AiConfig,
+    pub sentinel: SentinelConfig,
+    pub skills: SkillsConfig,
+    pub conversation: ConversationConfig,
+    pub security: SecurityConfig,
+    pub secrets: SecretsConfig,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ServerConfig {
+    /// Kept for sekia compatibility; sekia never used it either.
+    pub listen: String,
+    /// The local API socket. Empty means the platform default, resolved by the loader.
+    pub socket: PathBuf,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self { listen: "127.0.0.1:7600".into(), socket: PathBuf::new() }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct NatsConfig {
+    /// Empty: the in-process bus (no port opened). Set: a real NATS server or cluster
+    /// (`nats://host:4222`, comma-separated for several).
+    pub url: String,
+    pub token: Secret,
+    pub user: String,
+    pub password: Secret,
+    pub tls_required: bool,
+    pub tls_ca_file: PathBuf,
+    pub tls_cert_file: PathBuf,
+    pub tls_key_file: PathBuf,
+    /// sekia's embedded-server keys. Accepted so sekia configs load; sekiad embeds no NATS
+    /// server, so `host`/`port` only produce a warning that says what to do instead.
+    pub embedded: bool,
+    pub data_dir: PathBuf,
+    pub host: String,
+    pub port: u16,
+}
+
+impl Default for NatsConfig {
+    fn default() -> Self {
+        Self {
+            url: String::new(),
+            token: Secret::default(),
+            user: String::new(),
+            password: Secret::default(),
+            tls_required: false,
+            tls_ca_file: PathBuf::new(),
+            tls_cert_file: PathBuf::new(),
+            tls_key_file: PathBuf::new(),
+            embedded: true,
+            data_dir: "~/.local/share/sekia/nats".into(),
+            host: String::new(),
+            port: 0,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RegistryConfig {
+    /// How often agents beat (sekia's agents: 30 s).
+    pub heartbeat_interval: Duration,
+    /// An agent that misses this many beats in a row is shown `offline`.
+    pub missed_heartbeats: u32,
+}
+
+impl Default for RegistryConfig {
+    fn default() -> Self {
+        Self { heartbeat_interval: Duration::from_secs(30), missed_heartbeats: 3 }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct WorkflowsConfig {
+    pub dir: PathBuf,
+    pub hot_reload: bool,
+    pub handler_timeout: Duration,
+    pub verify_integrity: bool,
+}
+
+impl Default for WorkflowsConfig {
+    fn default() -> Self {
+        Self {
+            dir: "~/.config/sekia/workflows".into(),
+            hot_reload: true,
+            handler_timeout: Duration::from_secs(30),
+            verify_integrity: false,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct WebConfig {
+    pub listen: String,
+    pub username: String,
+    pub password: Secret,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct AiConfig {
+    pub provider: String,
+    pub api_key: Secret,
+    pub base_url: String,
+    pub model: String,
+    pub max_tokens: u32,
+    pub temperature: f64,
+    pub system_prompt: String,
+    pub persona_path: PathBuf,
+}
+
+impl Default for AiConfig {
+    fn default() -> Self {
+        Self {
+            provider: "anthropic".into(),
+            api_key: Secret::default(),
+            base_url: String::new(),
+            model: "claude-sonnet-4-20250514".into(),
+            max_tokens: 1024,
+            temperature: 0.0,
+            system_prompt: String::new(),
+            persona_path: "~/.config/sekia/persona.md".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SentinelConfig {
+    pub enabled: bool,
+    pub interval: Duration,
+    pub checklist_path: PathBuf,
+}
+
+impl Default for SentinelConfig {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            interval: Duration::from_secs(300),
+            checklist_path: "~/.config/sekia/sentinel.md".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SkillsConfig {
+    pub dir: PathBuf,
+    pub hot_reload: bool,
+}
+
+impl Default for SkillsConfig {
+    fn default() -> Self {
+        Self { dir: "~/.config/sekia/skills".into(), hot_reload: true }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ConversationConfig {
+    pub max_history: i64,
+    pub ttl: Duration,
+}
+
+impl Default for ConversationConfig {
+    fn default() -> Self {
+        Self { max_history: 50, ttl: Duration::from_secs(3600) }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SecurityConfig {
+    pub command_secret: Secret,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SecretsConfig {
+    pub identity: PathBuf,
+    pub aws_region: String,
+    pub kms_key_id: String,
+}
+
+impl Config {
+    /// Every path-valued key, so `~` expansion cannot forget one.
+    pub(crate) fn paths_mut(&mut self) -> [&mut PathBuf; 10] {
+        [
+            &mut self.server.socket,
+            &mut self.nats.tls_ca_file,
+            &mut self.nats.tls_cert_file,
+            &mut self.nats.tls_key_file,
+            &mut self.nats.data_dir,
+            &mut self.workflows.dir,
+            &mut self.ai.persona_path,
+            &mut self.sentinel.checklist_path,
+            &mut self.skills.dir,
+            &mut self.secrets.identity,
+        ]
+    }
+}

@@ -1,0 +1,132 @@
+//! The `Daemon` handle: the one API that the socket server, the CLI, the desktop shell and the
+//! tests all call. Components start in sekia's order (bus → registry → … ) and stop in reverse.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use sekia_bus::{Bus, BusError, LocalBus, NatsBus};
+use sekia_protocol::{AgentsResponse, StatusResponse};
+use thiserror::Error;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::gotime::go_time;
+use crate::registry::Registry;
+
+/// How long shutdown waits for each component to drain before giving up on it.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
+
+#[derive(Debug, Error)]
+pub enum DaemonError {
+    #[error("cannot connect to NATS at {url}: {source}")]
+    Nats { url: String, source: BusError },
+    #[error("bus: {0}")]
+    Bus(#[from] BusError),
+}
+
+#[derive(Clone)]
+pub struct Daemon {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    config: Config,
+    bus: Arc<dyn Bus>,
+    registry: Arc<Registry>,
+    clock: Arc<dyn Clock>,
+    started_at: SystemTime,
+    stop: CancellationToken,
+    tasks: Mutex<Vec<JoinHandle<()>>>,
+}
+
+impl Daemon {
+    /// Starts on the bus the config names: the in-process bus when `nats.url` is empty, else
+    /// the NATS server or cluster at that URL.
+    pub async fn start(config: Config, clock: Arc<dyn Clock>) -> Result<Self, DaemonError> {
+        let bus: Arc<dyn Bus> = if config.nats.url.is_empty() {
+            Arc::new(LocalBus::new())
+        } else {
+            let nats = crate::bus_config::nats_config(&config);
+            Arc::new(
+                NatsBus::connect(nats)
+                    .await
+                    .map_err(|source| DaemonError::Nats { url: config.nats.url.clone(), source })?,
+            )
+        };
+        Self::start_on(config, bus, clock).await
+    }
+
+    /// Starts on a bus the caller made (tests, the desktop shell).
+    pub async fn start_on(config: Config, bus: Arc<dyn Bus>, clock: Arc<dyn Clock>) -> Result<Self, DaemonError> {
+        let started_at = clock.now();
+        if config.security.command_secret.is_empty() {
+            tracing::warn!("security.command_secret is empty: commands are sent unsigned and agents accept any command");
+        }
+        let stop = CancellationToken::new();
+        let interval = config.registry.heartbeat_interval.get();
+        let registry = Arc::new(Registry::new(Arc::clone(&clock), interval, config.registry.missed_heartbeats));
+        let sweep_every = interval.min(Duration::from_secs(10)).max(Duration::from_millis(100));
+        let registry_task = registry.spawn(bus.as_ref(), sweep_every, stop.child_token()).await?;
+        tracing::info!(bus = if config.nats.url.is_empty() { "in-process" } else { "nats" }, "sekiad started");
+        Ok(Self {
+            inner: Arc::new(Inner {
+                config,
+                bus,
+                registry,
+                clock,
+                started_at,
+                stop,
+                tasks: Mutex::new(vec![registry_task]),
+            }),
+        })
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    pub fn bus(&self) -> Arc<dyn Bus> {
+        Arc::clone(&self.inner.bus)
+    }
+
+    /// `GET /api/v1/status`.
+    pub async fn status(&self) -> StatusResponse {
+        let uptime = self.inner.clock.now().duration_since(self.inner.started_at).unwrap_or_default();
+        StatusResponse {
+            status: "ok".into(),
+            uptime: sekia_protocol::format_go_duration_secs(uptime.as_secs()),
+            nats_running: true, // TODO(bus): report the connection state
+            started_at: go_time(self.inner.started_at),
+            agent_count: self.inner.registry.count() as u64,
+            workflow_count: 0,
+        }
+    }
+
+    /// `GET /api/v1/agents`.
+    pub async fn agents(&self) -> AgentsResponse {
+        AgentsResponse { agents: self.inner.registry.agents() }
+    }
+
+    /// Stops every component in reverse start order, each bounded by a drain timeout, then
+    /// flushes the bus. Calling it twice is harmless (sekia panicked).
+    pub async fn shutdown(&self) {
+        if self.inner.stop.is_cancelled() {
+            return;
+        }
+        self.inner.stop.cancel();
+        let tasks: Vec<_> = std::mem::take(&mut *self.inner.tasks.lock().unwrap_or_else(|p| p.into_inner()));
+        for task in tasks.into_iter().rev() {
+            let abort = task.abort_handle();
+            if tokio::time::timeout(DRAIN_TIMEOUT, task).await.is_err() {
+                tracing::warn!("a component did not stop within {DRAIN_TIMEOUT:?}; aborting it");
+                abort.abort();
+            }
+        }
+        if tokio::time::timeout(DRAIN_TIMEOUT, self.inner.bus.close()).await.is_err() {
+            tracing::warn!("the bus did not drain within {DRAIN_TIMEOUT:?}");
+        }
+        tracing::info!("sekiad stopped");
+    }
+}

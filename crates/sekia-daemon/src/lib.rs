@@ -1,0 +1,16 @@
+//! The daemon: configuration, secrets, the agent registry and the [`Daemon`] handle that every
+//! transport (socket API, CLI, desktop shell) calls. Nothing here knows about HTTP or Tauri.
+
+mod bus_config;
+pub mod clock;
+pub mod config;
+mod daemon;
+pub mod fsperm;
+mod gotime;
+pub mod registry;
+pub mod secrets;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use config::Config;
+pub use daemon::{Daemon, DaemonError};
+pub use gotime::go_time;

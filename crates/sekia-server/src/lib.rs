@@ -1,0 +1,13 @@
+//! The local API: HTTP/1.1 over a Unix socket, every route a one-line call into the
+//! [`sekia_daemon::Daemon`] handle; the matching client for `sekiactl`; and [`Sekiad`], the
+//! daemon and its socket assembled the way `sekiad` and the desktop shell run them.
+
+pub mod client;
+mod routes;
+mod sekiad;
+pub mod socket;
+
+pub use client::{ApiClient, ClientError};
+pub use routes::router;
+pub use sekiad::{Sekiad, StartError};
+pub use socket::{ApiServer, SocketError};

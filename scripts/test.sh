@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# The whole test suite: formatting, lints, and every test (real nats-server, real files).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/env.sh
+export PATH="$PATH:/usr/sbin"
+
+scripts/setup.sh
+echo "test: cargo fmt --check"
+cargo fmt --all --check
+echo "test: cargo clippy (warnings are errors)"
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+echo "test: cargo test"
+cargo test --workspace
