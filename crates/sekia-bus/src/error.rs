@@ -1,6 +1,10 @@
 use std::time::Duration;
 
-pub use crate::subject::SubjectErrorKind;
+pub use sekia_protocol::subjects::SubjectError;
+
+/// Why a subject or pattern was rejected: the protocol's [`SubjectError`], under
+/// the name this crate used before the subject rules moved to `sekia-protocol`.
+pub type SubjectErrorKind = SubjectError;
 
 /// Everything a bus operation can fail with.
 ///
@@ -11,12 +15,12 @@ pub use crate::subject::SubjectErrorKind;
 pub enum BusError {
     /// A subject given to `publish`, or a pattern given to `subscribe`, breaks the
     /// NATS subject rules.
-    #[error("invalid subject {subject:?}: {reason}")]
+    #[error("invalid subject {}", describe_invalid(subject, reason))]
     InvalidSubject {
         /// The rejected subject or pattern, as given.
         subject: String,
         /// Which rule it breaks.
-        reason: SubjectErrorKind,
+        reason: SubjectError,
     },
 
     /// The bus was closed with [`Bus::close`](crate::Bus::close).
@@ -62,7 +66,7 @@ pub enum BusError {
 }
 
 impl BusError {
-    pub(crate) fn invalid(subject: &str, reason: SubjectErrorKind) -> Self {
+    pub(crate) fn invalid(subject: &str, reason: SubjectError) -> Self {
         Self::InvalidSubject {
             subject: subject.to_owned(),
             reason,
@@ -77,5 +81,14 @@ impl BusError {
             operation,
             source: Box::new(source),
         }
+    }
+}
+
+/// `"<subject>": <rule>`. The protocol's errors already start with the quoted
+/// input, except [`SubjectError::Empty`].
+fn describe_invalid(subject: &str, reason: &SubjectError) -> String {
+    match reason {
+        SubjectError::Empty => format!("{subject:?}: {reason}"),
+        _ => reason.to_string(),
     }
 }

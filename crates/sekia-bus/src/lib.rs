@@ -8,10 +8,11 @@
 //!   and several daemons. Reconnects for ever; [`Bus::reconnects`] tells agents when
 //!   to re-announce themselves ([`presence`]).
 //!
-//! Subjects follow the NATS rules on both: `.`-separated non-empty tokens without
-//! whitespace; in patterns `*` matches one token and `>` one or more trailing
-//! tokens. Invalid subjects and patterns are [`BusError::InvalidSubject`], never a
-//! silent no-op.
+//! Subjects follow the NATS rules on both, as [`sekia_protocol::subjects`] defines
+//! them (one implementation, shared with every other crate): `.`-separated
+//! non-empty tokens without whitespace; in patterns `*` matches one token and `>`
+//! one or more trailing tokens. Invalid subjects and patterns are
+//! [`BusError::InvalidSubject`], never a silent no-op.
 //!
 //! Every subscription has a bounded queue. What happens when it is full is the
 //! subscriber's choice ([`Overflow`]): drop and count (default), or make the
@@ -24,7 +25,6 @@ mod message;
 mod nats;
 pub mod presence;
 mod stats;
-mod subject;
 mod subscription;
 #[cfg(feature = "testing")]
 pub mod testing;

@@ -12,8 +12,8 @@ use crate::bus::{Bus, Publish};
 use crate::error::BusError;
 use crate::message::{Message, Subject};
 use crate::stats::{BusStats, Counters, DropTracker};
-use crate::subject::{Pattern, validate_subject};
 use crate::subscription::{Inner, Overflow, SubscribeOptions, Subscription};
+use sekia_protocol::subjects::{Pattern, validate_subject};
 
 /// How many messages a subscription takes from its channel in one go. Taking a
 /// batch returns the queue slots to publishers in one step (one semaphore update
@@ -175,8 +175,7 @@ impl Bus for LocalBus {
         pattern: &str,
         options: SubscribeOptions,
     ) -> Result<Subscription, BusError> {
-        let parsed =
-            Pattern::parse(pattern).map_err(|reason| BusError::invalid(pattern, reason))?;
+        let parsed = Pattern::new(pattern).map_err(|reason| BusError::invalid(pattern, reason))?;
         if options.capacity == 0 {
             return Err(BusError::InvalidConfig(
                 "subscription capacity must be at least 1".into(),
@@ -215,7 +214,7 @@ impl Bus for LocalBus {
     }
 
     fn stats(&self) -> BusStats {
-        self.inner.counters.snapshot(0)
+        self.inner.counters.snapshot(0, true)
     }
 
     async fn flush(&self) -> Result<(), BusError> {

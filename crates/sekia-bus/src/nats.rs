@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use async_nats::connection::State;
 use async_nats::{Event, ServerAddr, Statistics};
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -19,8 +20,8 @@ use crate::bus::{Bus, Publish};
 use crate::error::BusError;
 use crate::message::{Message, Subject};
 use crate::stats::{BusStats, Counters, DropTracker};
-use crate::subject::{validate_pattern, validate_subject};
 use crate::subscription::{Inner, SubscribeOptions, Subscription};
+use sekia_protocol::subjects::{validate_pattern, validate_subject};
 
 /// TLS settings for [`NatsConfig`].
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -562,7 +563,8 @@ impl Bus for NatsBus {
             .statistics
             .get()
             .map_or(0, |s| s.connects.load(Ordering::Relaxed).saturating_sub(1));
-        self.inner.shared.counters.snapshot(reconnects)
+        let connected = self.inner.client.connection_state() == State::Connected;
+        self.inner.shared.counters.snapshot(reconnects, connected)
     }
 
     async fn flush(&self) -> Result<(), BusError> {

@@ -2,7 +2,8 @@
 //!
 //! An agent calls [`Presence::start`] once it is connected. That publishes its
 //! [`Registration`] on `sekia.registry`, a [`Heartbeat`] on
-//! `sekia.heartbeat.<name>` at once and then every interval, and — unlike the Go
+//! `sekia.heartbeat.<name>` at once and then every interval (both types and both
+//! subjects are `sekia-protocol`'s), and — unlike the Go
 //! sekia — publishes the registration again after every reconnect, because a
 //! restarted NATS server or daemon has forgotten the agent's version and commands.
 //!
@@ -22,8 +23,9 @@ use tokio::time::{Instant, MissedTickBehavior};
 
 use crate::bus::Bus;
 use crate::error::BusError;
-use crate::subject::validate_subject;
-use crate::wire::{HEARTBEAT_PREFIX, Heartbeat, REGISTRY_SUBJECT, Registration, format_go_time};
+use sekia_protocol::subjects::{self, SubjectError};
+use sekia_protocol::types::STATUS_RUNNING;
+use sekia_protocol::{GO_ZERO_TIME, Heartbeat, Registration};
 
 /// Where `last_event` times come from. A parameter rather than a hidden call to
 /// `SystemTime::now` so that tests can pin the time.
@@ -67,17 +69,17 @@ impl Presence {
             ));
         }
         let name = registration.name.clone();
-        if name.contains('.') {
-            return Err(BusError::InvalidConfig(format!(
+        let heartbeat_subject = subjects::heartbeat(&name).map_err(|reason| match reason {
+            SubjectError::Dot(_) => BusError::InvalidConfig(format!(
                 "agent name {name:?} must be a single subject token (no '.')"
-            )));
-        }
-        validate_subject(&name).map_err(|reason| BusError::invalid(&name, reason))?;
+            )),
+            reason => BusError::invalid(&name, reason),
+        })?;
         let registration_json = serde_json::to_vec(&registration)
             .map(Bytes::from)
             .map_err(|e| BusError::InvalidConfig(format!("cannot encode registration: {e}")))?;
         let state = Arc::new(State {
-            heartbeat_subject: format!("{HEARTBEAT_PREFIX}.{name}"),
+            heartbeat_subject,
             name,
             registration_json,
             events: AtomicU64::new(0),
@@ -151,7 +153,7 @@ struct State {
 
 impl State {
     async fn send_registration(&self, bus: &dyn Bus) -> Result<(), BusError> {
-        bus.publish(REGISTRY_SUBJECT, self.registration_json.clone())
+        bus.publish(subjects::REGISTRY, self.registration_json.clone())
             .await?;
         self.registrations_sent.fetch_add(1, Ordering::Relaxed);
         Ok(())
@@ -161,8 +163,8 @@ impl State {
         let last_event = *self.last_event.lock().unwrap_or_else(|e| e.into_inner());
         Heartbeat {
             name: self.name.clone(),
-            status: "running".into(),
-            last_event: format_go_time(last_event),
+            status: STATUS_RUNNING.into(),
+            last_event: last_event.map_or_else(|| GO_ZERO_TIME.to_owned(), go_time_local),
             events_processed: self.events.load(Ordering::Relaxed),
             errors: self.errors.load(Ordering::Relaxed),
         }
@@ -176,6 +178,16 @@ impl State {
         self.heartbeats_sent.fetch_add(1, Ordering::Relaxed);
         Ok(())
     }
+}
+
+/// `t` as Go's `time.Time` marshals to JSON (RFC3339Nano) in the local zone's
+/// offset at that instant, as a Go agent's `time.Now()` would read. Go's zero time
+/// if `t` cannot be written (a year outside 0..=9999).
+fn go_time_local(t: SystemTime) -> String {
+    let local: chrono::DateTime<chrono::Local> = t.into();
+    let offset = local.offset().local_minus_utc();
+    sekia_protocol::gotime::format_system_time(t, offset)
+        .unwrap_or_else(|_| GO_ZERO_TIME.to_owned())
 }
 
 /// A running presence. Dropping it stops the heartbeats (as does [`stop`](Self::stop)).
@@ -270,7 +282,30 @@ mod tests {
             version: "1".into(),
             capabilities: vec![],
             commands: vec![],
+            config_schema: None,
         }
+    }
+
+    #[test]
+    fn last_event_is_go_rfc3339_nano_in_the_local_offset() {
+        let t = std::time::UNIX_EPOCH + Duration::from_millis(1_700_000_000_250);
+        let text = go_time_local(t);
+        let parsed = chrono::DateTime::parse_from_rfc3339(&text).expect(&text);
+        assert_eq!(SystemTime::from(parsed), t, "{text}");
+        let local: chrono::DateTime<chrono::Local> = t.into();
+        let offset = local.offset().local_minus_utc();
+        assert_eq!(parsed.offset().local_minus_utc(), offset, "{text}");
+        if offset == 0 {
+            assert_eq!(text, "2023-11-14T22:13:20.25Z");
+        } else {
+            assert!(text.starts_with("2023-11-1"), "{text}");
+            assert!(text.contains(".25"), "{text}");
+        }
+        let whole = std::time::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        assert!(
+            !go_time_local(whole).contains('.'),
+            "no fraction when whole"
+        );
     }
 
     #[tokio::test]

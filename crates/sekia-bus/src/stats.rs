@@ -19,6 +19,11 @@ pub struct BusStats {
     pub subscriptions: u64,
     /// Times the connection was re-established (always 0 on LocalBus).
     pub reconnects: u64,
+    /// Whether the bus can currently reach its transport: always `true` on
+    /// LocalBus; on NatsBus, whether the client is connected to a server right
+    /// now (`false` while it is reconnecting). What the daemon reports as
+    /// `nats_running`.
+    pub connected: bool,
 }
 
 /// An atomic counter on its own cache line, so that the publisher's and the
@@ -52,13 +57,14 @@ pub(crate) struct Counters {
 }
 
 impl Counters {
-    pub(crate) fn snapshot(&self, reconnects: u64) -> BusStats {
+    pub(crate) fn snapshot(&self, reconnects: u64, connected: bool) -> BusStats {
         BusStats {
             published: self.published.get(),
             delivered: self.delivered.get(),
             dropped_slow_consumer: self.dropped.get(),
             subscriptions: self.subscriptions.get(),
             reconnects,
+            connected,
         }
     }
 }
@@ -181,7 +187,7 @@ mod tests {
         let t = DropTracker::new("x".into());
         t.record(4, &c);
         t.record(1, &c);
-        assert_eq!(c.snapshot(0).dropped_slow_consumer, 5);
+        assert_eq!(c.snapshot(0, true).dropped_slow_consumer, 5);
         assert_eq!(t.total(), 5);
     }
 }

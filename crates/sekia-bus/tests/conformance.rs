@@ -101,11 +101,18 @@ impl Harness {
     /// Kills the server and starts it again on the same port. False for LocalBus,
     /// which has no server.
     fn restart_server(&self) -> bool {
+        self.restart_server_with(|| {})
+    }
+
+    /// [`Self::restart_server`], running `while_down` after the server is stopped
+    /// and before it is started again.
+    fn restart_server_with(&self, while_down: impl FnOnce()) -> bool {
         match self {
             Harness::Local => false,
             Harness::Nats(server) => {
                 let mut server = server.lock().expect("server lock");
                 server.stop().expect("stop nats-server");
+                while_down();
                 server.restart().expect("restart nats-server");
                 true
             }
@@ -234,6 +241,7 @@ mod cases {
         assert_eq!(after.delivered - before.delivered, 1);
         assert_eq!(after.subscriptions, 1);
         assert_eq!(after.dropped_slow_consumer, 0);
+        assert!(after.connected, "a working bus reports itself connected");
     }
 
     pub async fn wildcard_table(h: Harness) {
@@ -527,10 +535,24 @@ mod cases {
         assert_eq!(*reconnects.borrow_and_update(), 0);
         let mut sub = bus.subscribe("conf.reconnect").await.expect("subscribe");
         ready(&*bus, &mut sub, "conf.reconnect").await;
+        assert!(bus.stats().connected, "connected before the restart");
 
-        if !h.restart_server() {
-            // LocalBus: nothing to restart, never reconnects.
+        // While the server is down, stats say so (the client notices the closed
+        // socket promptly; the server cannot come back before this returns).
+        let restarted = h.restart_server_with(|| {
+            let deadline = std::time::Instant::now() + T;
+            while bus.stats().connected {
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "still connected {T:?} after the server stopped"
+                );
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        });
+        if !restarted {
+            // LocalBus: nothing to restart, never reconnects, always connected.
             assert_eq!(bus.stats().reconnects, 0);
+            assert!(bus.stats().connected);
             assert!(!reconnects.has_changed().expect("sender alive"));
             return;
         }
@@ -540,6 +562,7 @@ mod cases {
             .expect("watch alive");
         assert!(*reconnects.borrow_and_update() >= 1);
         assert!(bus.stats().reconnects >= 1);
+        assert!(bus.stats().connected, "connected again after the reconnect");
 
         // Published after the restart, received on the subscription from before it.
         publish(&*bus, "conf.reconnect", "after").await;
@@ -553,14 +576,14 @@ mod cases {
         let mut beats = bus.subscribe("sekia.heartbeat.>").await.expect("subscribe");
         ready(&*bus, &mut beats, "sekia.heartbeat.probe").await;
 
-        let clock: Clock = Arc::new(|| {
-            UNIX_EPOCH + Duration::from_secs(1_700_000_000) + Duration::from_millis(250)
-        });
+        let now = UNIX_EPOCH + Duration::from_secs(1_700_000_000) + Duration::from_millis(250);
+        let clock: Clock = Arc::new(move || now);
         let registration = Registration {
             name: "test-agent".into(),
             version: "1.2.3".into(),
             capabilities: vec!["testing".into()],
             commands: vec!["poke".into(), "prod".into()],
+            config_schema: None,
         };
         let interval = Duration::from_millis(50);
         let handle = Presence::start_with_clock(bus.bus.clone(), registration, interval, clock)
@@ -591,7 +614,14 @@ mod cases {
                 break hb;
             }
         };
-        assert_eq!(beat.last_event, "2023-11-14T22:13:20.25Z");
+        // Go's RFC3339Nano in the local offset, as a Go agent's time.Now() marshals.
+        let local: chrono::DateTime<chrono::Local> = now.into();
+        let offset = local.offset().local_minus_utc();
+        let expected = sekia_protocol::gotime::format_system_time(now, offset).expect("time");
+        assert_eq!(beat.last_event, expected);
+        if offset == 0 {
+            assert_eq!(beat.last_event, "2023-11-14T22:13:20.25Z");
+        }
         assert_eq!(beat.errors, 1);
         assert_eq!(beat.status, "running");
         assert_eq!(handle.registrations_sent(), 1);
@@ -615,6 +645,7 @@ mod cases {
             version: "0.1.0".into(),
             capabilities: vec![],
             commands: vec!["x".into()],
+            config_schema: None,
         };
         let handle = Presence::start(
             bus.bus.clone(),

@@ -43,7 +43,10 @@ mod tests {
 
     #[test]
     fn aligns_columns() {
-        let out = table(&["NAME", "STATUS"], &[vec!["github-agent".into(), "running".into()]]);
+        let out = table(
+            &["NAME", "STATUS"],
+            &[vec!["github-agent".into(), "running".into()]],
+        );
         assert_eq!(out, "NAME          STATUS\ngithub-agent  running\n");
     }
 }

@@ -18,15 +18,32 @@ fn starts_without_config_and_answers_status_and_agents() {
     assert!(text.contains("Status:       ok"), "{text}");
     assert!(text.contains("Agents:       0"), "{text}");
 
-    let json: serde_json::Value = serde_json::from_str(&stdout(&sb.sekiactl(&["status", "--json"]))).unwrap();
+    let json: serde_json::Value =
+        serde_json::from_str(&stdout(&sb.sekiactl(&["status", "--json"]))).unwrap();
     assert_eq!(json["status"], "ok");
     assert_eq!(json["nats_running"], true);
-    let keys: Vec<&str> = json.as_object().unwrap().keys().map(String::as_str).collect();
-    for key in ["status", "uptime", "nats_running", "started_at", "agent_count", "workflow_count"] {
+    let keys: Vec<&str> = json
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    for key in [
+        "status",
+        "uptime",
+        "nats_running",
+        "started_at",
+        "agent_count",
+        "workflow_count",
+    ] {
         assert!(keys.contains(&key), "missing {key} in {json}");
     }
-    assert_eq!(stdout(&sb.sekiactl(&["agents"])).trim(), "No agents registered.");
-    let agents: serde_json::Value = serde_json::from_str(&stdout(&sb.sekiactl(&["agents", "--json"]))).unwrap();
+    assert_eq!(
+        stdout(&sb.sekiactl(&["agents"])).trim(),
+        "No agents registered."
+    );
+    let agents: serde_json::Value =
+        serde_json::from_str(&stdout(&sb.sekiactl(&["agents", "--json"]))).unwrap();
     assert_eq!(agents, serde_json::json!({ "agents": [] }));
 
     // Permissions: private folder, private socket.
@@ -55,8 +72,14 @@ fn starts_with_sekias_sample_config() {
     let (status, log) = terminate(daemon);
     assert!(status.success(), "{log}");
     assert!(log.contains("sekia.toml"), "names the file it read: {log}");
-    assert!(log.contains("web.listen"), "warns about the dashboard key: {log}");
-    assert!(!log.contains("unknown key"), "sekia's own keys are all known: {log}");
+    assert!(
+        log.contains("web.listen"),
+        "warns about the dashboard key: {log}"
+    );
+    assert!(
+        !log.contains("unknown key"),
+        "sekia's own keys are all known: {log}"
+    );
 }
 
 #[test]
@@ -68,11 +91,17 @@ fn refuses_broken_config_with_file_line_column_and_key() {
     let out = sb.run_sekiad(&["--config", path.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2));
     let err = stderr(&out);
-    assert!(err.contains(&format!("{}:2:8: key `nats.port`", path.display())), "{err}");
+    assert!(
+        err.contains(&format!("{}:2:8: key `nats.port`", path.display())),
+        "{err}"
+    );
 
     std::fs::write(&path, "[workflows]\nhandler_timeout = \"soon\"\n").unwrap();
     let err = stderr(&sb.run_sekiad(&["--config", path.to_str().unwrap()]));
-    assert!(err.contains(":2:19: key `workflows.handler_timeout`"), "{err}");
+    assert!(
+        err.contains(":2:19: key `workflows.handler_timeout`"),
+        "{err}"
+    );
     assert!(err.contains("invalid duration"), "{err}");
 
     std::fs::write(&path, "[server\nsocket = 1\n").unwrap();
@@ -88,7 +117,11 @@ fn refuses_broken_config_with_file_line_column_and_key() {
 #[test]
 fn unknown_key_is_a_warning_naming_it() {
     let sb = Sandbox::new();
-    std::fs::write(sb.path().join("sekia.toml"), "[workflows]\nhot_reloda = true\n").unwrap();
+    std::fs::write(
+        sb.path().join("sekia.toml"),
+        "[workflows]\nhot_reloda = true\n",
+    )
+    .unwrap();
     let mut daemon = sb.spawn_sekiad(&[]);
     sb.wait_ready(&mut daemon);
     let (_, log) = terminate(daemon);
@@ -102,8 +135,15 @@ fn a_second_daemon_does_not_steal_the_socket() {
     sb.wait_ready(&mut first);
     let second = sb.run_sekiad(&[]);
     assert!(!second.status.success());
-    assert!(stderr(&second).contains("already running"), "{}", stderr(&second));
-    assert!(sb.sekiactl(&["status"]).status.success(), "the first daemon still answers");
+    assert!(
+        stderr(&second).contains("already running"),
+        "{}",
+        stderr(&second)
+    );
+    assert!(
+        sb.sekiactl(&["status"]).status.success(),
+        "the first daemon still answers"
+    );
     terminate(first);
 }
 

@@ -52,24 +52,48 @@ impl Daemon {
             Arc::new(
                 NatsBus::connect(nats)
                     .await
-                    .map_err(|source| DaemonError::Nats { url: config.nats.url.clone(), source })?,
+                    .map_err(|source| DaemonError::Nats {
+                        url: config.nats.url.clone(),
+                        source,
+                    })?,
             )
         };
         Self::start_on(config, bus, clock).await
     }
 
     /// Starts on a bus the caller made (tests, the desktop shell).
-    pub async fn start_on(config: Config, bus: Arc<dyn Bus>, clock: Arc<dyn Clock>) -> Result<Self, DaemonError> {
+    pub async fn start_on(
+        config: Config,
+        bus: Arc<dyn Bus>,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, DaemonError> {
         let started_at = clock.now();
         if config.security.command_secret.is_empty() {
-            tracing::warn!("security.command_secret is empty: commands are sent unsigned and agents accept any command");
+            tracing::warn!(
+                "security.command_secret is empty: commands are sent unsigned and agents accept any command"
+            );
         }
         let stop = CancellationToken::new();
         let interval = config.registry.heartbeat_interval.get();
-        let registry = Arc::new(Registry::new(Arc::clone(&clock), interval, config.registry.missed_heartbeats));
-        let sweep_every = interval.min(Duration::from_secs(10)).max(Duration::from_millis(100));
-        let registry_task = registry.spawn(bus.as_ref(), sweep_every, stop.child_token()).await?;
-        tracing::info!(bus = if config.nats.url.is_empty() { "in-process" } else { "nats" }, "sekiad started");
+        let registry = Arc::new(Registry::new(
+            Arc::clone(&clock),
+            interval,
+            config.registry.missed_heartbeats,
+        ));
+        let sweep_every = interval
+            .min(Duration::from_secs(10))
+            .max(Duration::from_millis(100));
+        let registry_task = registry
+            .spawn(bus.as_ref(), sweep_every, stop.child_token())
+            .await?;
+        tracing::info!(
+            bus = if config.nats.url.is_empty() {
+                "in-process"
+            } else {
+                "nats"
+            },
+            "sekiad started"
+        );
         Ok(Self {
             inner: Arc::new(Inner {
                 config,
@@ -93,11 +117,16 @@ impl Daemon {
 
     /// `GET /api/v1/status`.
     pub async fn status(&self) -> StatusResponse {
-        let uptime = self.inner.clock.now().duration_since(self.inner.started_at).unwrap_or_default();
+        let uptime = self
+            .inner
+            .clock
+            .now()
+            .duration_since(self.inner.started_at)
+            .unwrap_or_default();
         StatusResponse {
             status: "ok".into(),
             uptime: sekia_protocol::format_go_duration_secs(uptime.as_secs()),
-            nats_running: true, // TODO(bus): report the connection state
+            nats_running: self.inner.bus.stats().connected,
             started_at: go_time(self.inner.started_at),
             agent_count: self.inner.registry.count() as u64,
             workflow_count: 0,
@@ -106,7 +135,9 @@ impl Daemon {
 
     /// `GET /api/v1/agents`.
     pub async fn agents(&self) -> AgentsResponse {
-        AgentsResponse { agents: self.inner.registry.agents() }
+        AgentsResponse {
+            agents: self.inner.registry.agents(),
+        }
     }
 
     /// Stops every component in reverse start order, each bounded by a drain timeout, then
@@ -116,7 +147,8 @@ impl Daemon {
             return;
         }
         self.inner.stop.cancel();
-        let tasks: Vec<_> = std::mem::take(&mut *self.inner.tasks.lock().unwrap_or_else(|p| p.into_inner()));
+        let tasks: Vec<_> =
+            std::mem::take(&mut *self.inner.tasks.lock().unwrap_or_else(|p| p.into_inner()));
         for task in tasks.into_iter().rev() {
             let abort = task.abort_handle();
             if tokio::time::timeout(DRAIN_TIMEOUT, task).await.is_err() {
@@ -124,7 +156,10 @@ impl Daemon {
                 abort.abort();
             }
         }
-        if tokio::time::timeout(DRAIN_TIMEOUT, self.inner.bus.close()).await.is_err() {
+        if tokio::time::timeout(DRAIN_TIMEOUT, self.inner.bus.close())
+            .await
+            .is_err()
+        {
             tracing::warn!("the bus did not drain within {DRAIN_TIMEOUT:?}");
         }
         tracing::info!("sekiad stopped");

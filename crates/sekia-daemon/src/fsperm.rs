@@ -32,18 +32,28 @@ pub fn ensure_private_dir(dir: &Path) -> io::Result<()> {
         ));
     }
     if !meta.is_dir() {
-        return Err(io::Error::new(io::ErrorKind::AlreadyExists, format!("{} is not a folder", dir.display())));
+        return Err(io::Error::new(
+            io::ErrorKind::AlreadyExists,
+            format!("{} is not a folder", dir.display()),
+        ));
     }
     if meta.uid() != current_uid() && !(meta.uid() == 0 && meta.mode() & 0o1000 != 0) {
         return Err(io::Error::new(
             io::ErrorKind::PermissionDenied,
-            format!("{} belongs to another user (uid {}); refusing to use it", dir.display(), meta.uid()),
+            format!(
+                "{} belongs to another user (uid {}); refusing to use it",
+                dir.display(),
+                meta.uid()
+            ),
         ));
     }
     if meta.mode() & 0o022 != 0 && meta.mode() & 0o1000 == 0 {
         return Err(io::Error::new(
             io::ErrorKind::PermissionDenied,
-            format!("{} is writable by other users; make it 0700 (chmod 700 {0})", dir.display()),
+            format!(
+                "{} is writable by other users; make it 0700 (chmod 700 {0})",
+                dir.display()
+            ),
         ));
     }
     Ok(())
@@ -58,7 +68,11 @@ pub fn write_private_file(path: &Path, contents: &[u8], overwrite: bool) -> io::
     if overwrite && fs::symlink_metadata(path).is_ok() {
         fs::remove_file(path)?;
     }
-    let mut file = OpenOptions::new().write(true).create_new(true).mode(0o600).open(path)?;
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
     file.write_all(contents)?;
     file.sync_all()
 }
@@ -80,7 +94,10 @@ mod tests {
         write_private_file(&file, b"x", false).unwrap();
         assert_eq!(fs::metadata(&dir).unwrap().mode() & 0o777, 0o700);
         assert_eq!(fs::metadata(&file).unwrap().mode() & 0o777, 0o600);
-        assert_eq!(write_private_file(&file, b"y", false).unwrap_err().kind(), io::ErrorKind::AlreadyExists);
+        assert_eq!(
+            write_private_file(&file, b"y", false).unwrap_err().kind(),
+            io::ErrorKind::AlreadyExists
+        );
         write_private_file(&file, b"y", true).unwrap();
         assert_eq!(fs::read(&file).unwrap(), b"y");
     }

@@ -37,8 +37,16 @@ pub struct Registry {
 }
 
 impl Registry {
-    pub fn new(clock: Arc<dyn Clock>, heartbeat_interval: Duration, missed_heartbeats: u32) -> Self {
-        Self { agents: Mutex::new(BTreeMap::new()), clock, offline_after: heartbeat_interval * missed_heartbeats }
+    pub fn new(
+        clock: Arc<dyn Clock>,
+        heartbeat_interval: Duration,
+        missed_heartbeats: u32,
+    ) -> Self {
+        Self {
+            agents: Mutex::new(BTreeMap::new()),
+            clock,
+            offline_after: heartbeat_interval * missed_heartbeats,
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, Entry>> {
@@ -57,7 +65,13 @@ impl Registry {
                 tracing::info!(agent = %registration.name, version = %registration.version, "agent registered");
                 agents.insert(
                     registration.name.clone(),
-                    Entry { registration, registered_at: now, last_seen: now, heartbeat: None, reported_offline: false },
+                    Entry {
+                        registration,
+                        registered_at: now,
+                        last_seen: now,
+                        heartbeat: None,
+                        reported_offline: false,
+                    },
                 );
             }
         }
@@ -66,13 +80,18 @@ impl Registry {
     pub fn record_heartbeat(&self, heartbeat: Heartbeat) {
         let now = self.clock.now();
         let mut agents = self.lock();
-        let entry = agents.entry(heartbeat.name.clone()).or_insert_with(|| Entry {
-            registration: Registration { name: heartbeat.name.clone(), ..Default::default() },
-            registered_at: now,
-            last_seen: now,
-            heartbeat: None,
-            reported_offline: false,
-        });
+        let entry = agents
+            .entry(heartbeat.name.clone())
+            .or_insert_with(|| Entry {
+                registration: Registration {
+                    name: heartbeat.name.clone(),
+                    ..Default::default()
+                },
+                registered_at: now,
+                last_seen: now,
+                heartbeat: None,
+                reported_offline: false,
+            });
         if entry.reported_offline {
             tracing::info!(agent = %heartbeat.name, "agent is back online");
             entry.reported_offline = false;
@@ -82,7 +101,8 @@ impl Registry {
     }
 
     fn is_offline(&self, entry: &Entry, now: SystemTime) -> bool {
-        now.duration_since(entry.last_seen).is_ok_and(|idle| idle > self.offline_after)
+        now.duration_since(entry.last_seen)
+            .is_ok_and(|idle| idle > self.offline_after)
     }
 
     /// All agents, sorted by name (sekia returned Go's random map order).
@@ -94,7 +114,10 @@ impl Registry {
                 let status = if self.is_offline(e, now) {
                     OFFLINE.to_string()
                 } else {
-                    e.heartbeat.as_ref().map(|h| h.status.clone()).unwrap_or_else(|| "unknown".into())
+                    e.heartbeat
+                        .as_ref()
+                        .map(|h| h.status.clone())
+                        .unwrap_or_else(|| "unknown".into())
                 };
                 AgentInfo {
                     name: e.registration.name.clone(),
@@ -104,7 +127,11 @@ impl Registry {
                     commands: e.registration.commands.clone(),
                     registered_at: go_time(e.registered_at),
                     last_heartbeat: go_time(e.last_seen),
-                    events_processed: e.heartbeat.as_ref().map(|h| h.events_processed).unwrap_or_default(),
+                    events_processed: e
+                        .heartbeat
+                        .as_ref()
+                        .map(|h| h.events_processed)
+                        .unwrap_or_default(),
                     errors: e.heartbeat.as_ref().map(|h| h.errors).unwrap_or_default(),
                 }
             })
@@ -121,7 +148,9 @@ impl Registry {
         let mut went_offline = Vec::new();
         let offline_after = self.offline_after;
         for (name, entry) in self.lock().iter_mut() {
-            let offline = now.duration_since(entry.last_seen).is_ok_and(|idle| idle > offline_after);
+            let offline = now
+                .duration_since(entry.last_seen)
+                .is_ok_and(|idle| idle > offline_after);
             if offline && !entry.reported_offline {
                 entry.reported_offline = true;
                 tracing::warn!(agent = %name, missed = ?offline_after, "agent missed its heartbeats; now offline");
@@ -170,12 +199,20 @@ mod tests {
     use crate::clock::ManualClock;
 
     fn hb(name: &str) -> Heartbeat {
-        Heartbeat { name: name.into(), status: "running".into(), last_event: String::new(), events_processed: 3, errors: 1 }
+        Heartbeat {
+            name: name.into(),
+            status: "running".into(),
+            last_event: String::new(),
+            events_processed: 3,
+            errors: 1,
+        }
     }
 
     #[test]
     fn offline_after_missed_beats_and_back() {
-        let clock = Arc::new(ManualClock::new(SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000)));
+        let clock = Arc::new(ManualClock::new(
+            SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000),
+        ));
         let reg = Registry::new(clock.clone(), Duration::from_secs(30), 3);
         reg.record_registration(Registration {
             name: "a".into(),
@@ -187,7 +224,11 @@ mod tests {
         reg.record_heartbeat(hb("a"));
         assert_eq!(reg.agents()[0].status, "running");
         clock.advance(Duration::from_secs(90));
-        assert_eq!(reg.agents()[0].status, "running", "exactly 3 intervals is not yet missed");
+        assert_eq!(
+            reg.agents()[0].status,
+            "running",
+            "exactly 3 intervals is not yet missed"
+        );
         clock.advance(Duration::from_secs(1));
         assert_eq!(reg.agents()[0].status, OFFLINE);
         assert_eq!(reg.sweep(), vec!["a".to_string()]);
@@ -196,7 +237,11 @@ mod tests {
         let a = &reg.agents()[0];
         assert_eq!(a.status, "running");
         assert_eq!((a.events_processed, a.errors), (3, 1));
-        assert_eq!(a.capabilities, vec!["x".to_string()], "heartbeat keeps the registration");
+        assert_eq!(
+            a.capabilities,
+            vec!["x".to_string()],
+            "heartbeat keeps the registration"
+        );
     }
 
     #[test]

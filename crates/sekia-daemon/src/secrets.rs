@@ -39,14 +39,19 @@ pub enum SecretsError {
     Decrypt(String),
     #[error("the decrypted value is not UTF-8 text")]
     NotUtf8,
-    #[error("{0}[...] values (AWS) are not supported by this build; encrypt the value with `sekiactl secrets encrypt` and use ENC[...]")]
+    #[error(
+        "{0}[...] values (AWS) are not supported by this build; encrypt the value with `sekiactl secrets encrypt` and use ENC[...]"
+    )]
     Unsupported(&'static str),
     #[error("invalid age recipient (expected age1...)")]
     BadRecipient,
     #[error("cannot encrypt: {0}")]
     Encrypt(String),
     #[error("{path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 /// What a config string holds.
@@ -61,7 +66,10 @@ pub enum Sealed<'a> {
 /// sekia's rule: the whole value must be `PREFIX[` + non-empty inner + `]`.
 pub fn classify(value: &str) -> Sealed<'_> {
     let inner = |prefix: &str| {
-        value.strip_prefix(prefix).and_then(|v| v.strip_suffix(']')).filter(|v| !v.is_empty())
+        value
+            .strip_prefix(prefix)
+            .and_then(|v| v.strip_suffix(']'))
+            .filter(|v| !v.is_empty())
     };
     if let Some(inner) = inner("ENC[") {
         Sealed::Enc(inner)
@@ -83,7 +91,11 @@ pub fn find_identities(
 ) -> Result<Option<Vec<x25519::Identity>>, SecretsError> {
     if let Some(raw) = env.get("SEKIA_AGE_KEY").filter(|v| !v.trim().is_empty()) {
         let ids = parse_identities(raw);
-        return if ids.is_empty() { Err(SecretsError::BadRawIdentity) } else { Ok(Some(ids)) };
+        return if ids.is_empty() {
+            Err(SecretsError::BadRawIdentity)
+        } else {
+            Ok(Some(ids))
+        };
     }
     let file = env
         .get("SEKIA_AGE_KEY_FILE")
@@ -105,8 +117,10 @@ pub fn default_key_path(home: &Path) -> PathBuf {
 }
 
 pub fn read_identity_file(path: &Path) -> Result<Vec<x25519::Identity>, SecretsError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| SecretsError::IdentityFile { path: path.into(), message: e.to_string() })?;
+    let text = std::fs::read_to_string(path).map_err(|e| SecretsError::IdentityFile {
+        path: path.into(),
+        message: e.to_string(),
+    })?;
     let ids = parse_identities(&text);
     if ids.is_empty() {
         return Err(SecretsError::IdentityFile {
@@ -128,23 +142,36 @@ fn parse_identities(text: &str) -> Vec<x25519::Identity> {
 
 /// Decrypts one `ENC[...]` value.
 pub fn decrypt_value(value: &str, identities: &[x25519::Identity]) -> Result<String, SecretsError> {
-    let Sealed::Enc(inner) = classify(value.trim()) else { return Err(SecretsError::NotEncrypted) };
-    let ciphertext = STANDARD.decode(inner).map_err(|_| SecretsError::BadBase64)?;
-    let decryptor = age::Decryptor::new(&ciphertext[..]).map_err(|e| SecretsError::Decrypt(e.to_string()))?;
+    let Sealed::Enc(inner) = classify(value.trim()) else {
+        return Err(SecretsError::NotEncrypted);
+    };
+    let ciphertext = STANDARD
+        .decode(inner)
+        .map_err(|_| SecretsError::BadBase64)?;
+    let decryptor =
+        age::Decryptor::new(&ciphertext[..]).map_err(|e| SecretsError::Decrypt(e.to_string()))?;
     let mut reader = decryptor
         .decrypt(identities.iter().map(|i| i as &dyn age::Identity))
         .map_err(|e| match e {
-            age::DecryptError::NoMatchingKeys => SecretsError::Decrypt("wrong age key (no identity matches)".into()),
+            age::DecryptError::NoMatchingKeys => {
+                SecretsError::Decrypt("wrong age key (no identity matches)".into())
+            }
             other => SecretsError::Decrypt(other.to_string()),
         })?;
     let mut plain = Vec::new();
-    reader.read_to_end(&mut plain).map_err(|e| SecretsError::Decrypt(format!("corrupt ciphertext ({})", e.kind())))?;
+    reader
+        .read_to_end(&mut plain)
+        .map_err(|e| SecretsError::Decrypt(format!("corrupt ciphertext ({})", e.kind())))?;
     String::from_utf8(plain).map_err(|_| SecretsError::NotUtf8)
 }
 
 /// Encrypts `plaintext` to `recipient` as `ENC[<base64>]`.
-pub fn encrypt_value(plaintext: &str, recipient: &x25519::Recipient) -> Result<String, SecretsError> {
-    let ciphertext = age::encrypt(recipient, plaintext.as_bytes()).map_err(|e| SecretsError::Encrypt(e.to_string()))?;
+pub fn encrypt_value(
+    plaintext: &str,
+    recipient: &x25519::Recipient,
+) -> Result<String, SecretsError> {
+    let ciphertext = age::encrypt(recipient, plaintext.as_bytes())
+        .map_err(|e| SecretsError::Encrypt(e.to_string()))?;
     Ok(format!("ENC[{}]", STANDARD.encode(ciphertext)))
 }
 
@@ -187,7 +214,9 @@ pub(crate) fn resolve_config_values(
     }
     let mut identities: Option<Vec<x25519::Identity>> = None;
     for key in sealed {
-        let Some(slot) = lookup_mut(table, &key) else { continue };
+        let Some(slot) = lookup_mut(table, &key) else {
+            continue;
+        };
         let Some(value) = slot.as_str() else { continue };
         let plain = match classify(value) {
             Sealed::Kms => return Err((key, SecretsError::Unsupported("KMS"))),
@@ -201,7 +230,8 @@ pub(crate) fn resolve_config_values(
                             .ok_or_else(|| (key.clone(), SecretsError::NoIdentity))?,
                     );
                 }
-                decrypt_value(value, identities.as_deref().unwrap_or_default()).map_err(|e| (key.clone(), e))?
+                decrypt_value(value, identities.as_deref().unwrap_or_default())
+                    .map_err(|e| (key.clone(), e))?
             }
         };
         *slot = toml::Value::String(plain);
@@ -211,7 +241,11 @@ pub(crate) fn resolve_config_values(
 
 fn collect_sealed(table: &toml::Table, prefix: &str, out: &mut Vec<String>) {
     for (k, v) in table {
-        let key = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+        let key = if prefix.is_empty() {
+            k.clone()
+        } else {
+            format!("{prefix}.{k}")
+        };
         match v {
             toml::Value::String(s) if classify(s) != Sealed::Plain => out.push(key),
             toml::Value::Table(t) => collect_sealed(t, &key, out),
@@ -239,7 +273,10 @@ mod tests {
         for plain in ["hunter2", "", "ünïcode ✓"] {
             let enc = encrypt_value(plain, &id.to_public()).unwrap();
             assert!(enc.starts_with("ENC[") && enc.ends_with(']'));
-            assert_eq!(decrypt_value(&enc, std::slice::from_ref(&id)).unwrap(), plain);
+            assert_eq!(
+                decrypt_value(&enc, std::slice::from_ref(&id)).unwrap(),
+                plain
+            );
         }
     }
 
@@ -251,8 +288,14 @@ mod tests {
         let err = decrypt_value(&enc, &[other]).unwrap_err().to_string();
         assert!(err.contains("wrong age key"), "{err}");
         assert!(!err.contains("s3cr3t-value"));
-        assert!(matches!(decrypt_value("ENC[!!!]", std::slice::from_ref(&id)), Err(SecretsError::BadBase64)));
-        let corrupt = format!("ENC[{}]", STANDARD.encode(b"age-encryption.org/v1\ngarbage"));
+        assert!(matches!(
+            decrypt_value("ENC[!!!]", std::slice::from_ref(&id)),
+            Err(SecretsError::BadBase64)
+        ));
+        let corrupt = format!(
+            "ENC[{}]",
+            STANDARD.encode(b"age-encryption.org/v1\ngarbage")
+        );
         assert!(decrypt_value(&corrupt, &[id]).is_err());
     }
 
@@ -270,16 +313,30 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let home = tmp.path();
         let a = x25519::Identity::generate();
-        let env_key: BTreeMap<_, _> =
-            [("SEKIA_AGE_KEY".to_string(), a.to_string().expose_secret().to_string())].into();
-        let found = find_identities(&env_key, Path::new(""), Some(home)).unwrap().unwrap();
+        let env_key: BTreeMap<_, _> = [(
+            "SEKIA_AGE_KEY".to_string(),
+            a.to_string().expose_secret().to_string(),
+        )]
+        .into();
+        let found = find_identities(&env_key, Path::new(""), Some(home))
+            .unwrap()
+            .unwrap();
         assert_eq!(found[0].to_public().to_string(), a.to_public().to_string());
 
-        assert!(find_identities(&BTreeMap::new(), Path::new(""), Some(home)).unwrap().is_none());
+        assert!(
+            find_identities(&BTreeMap::new(), Path::new(""), Some(home))
+                .unwrap()
+                .is_none()
+        );
         let pubkey = keygen(&default_key_path(home), false, "2026-01-01T00:00:00Z").unwrap();
-        let found = find_identities(&BTreeMap::new(), Path::new(""), Some(home)).unwrap().unwrap();
+        let found = find_identities(&BTreeMap::new(), Path::new(""), Some(home))
+            .unwrap()
+            .unwrap();
         assert_eq!(found[0].to_public().to_string(), pubkey);
         assert!(fsperm::is_private(&default_key_path(home)).unwrap());
-        assert!(keygen(&default_key_path(home), false, "x").is_err(), "must refuse to overwrite");
+        assert!(
+            keygen(&default_key_path(home), false, "x").is_err(),
+            "must refuse to overwrite"
+        );
     }
 }

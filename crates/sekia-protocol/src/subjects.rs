@@ -80,8 +80,20 @@ pub enum SubjectError {
     Dot(String),
 }
 
+/// Whether an ASCII byte is whitespace or a control character: exactly the
+/// ASCII chars for which `char::is_whitespace() || char::is_control()` holds.
+#[inline]
+fn is_ascii_invalid(b: u8) -> bool {
+    b <= 0x20 || b == 0x7f
+}
+
 fn check_chars(s: &str) -> Result<(), SubjectError> {
-    match s.chars().find(|c| c.is_whitespace() || c.is_control()) {
+    let found = if s.is_ascii() {
+        s.bytes().find(|&b| is_ascii_invalid(b)).map(char::from)
+    } else {
+        s.chars().find(|c| c.is_whitespace() || c.is_control())
+    };
+    match found {
         Some(ch) => Err(SubjectError::InvalidChar {
             subject: s.to_owned(),
             ch,
@@ -96,7 +108,47 @@ fn has_wildcard_char(s: &str) -> bool {
 
 /// Validates a concrete (publish) subject: non-empty tokens separated by
 /// `.`, no whitespace or control characters, no `*` or `>` anywhere.
+///
+/// This runs on every publish, so a subject of printable ASCII (all of
+/// sekia's) is checked in one pass over its bytes; anything else (non-ASCII,
+/// whitespace, control characters) takes the general path. Both give the
+/// same answer: token errors first, in token order, then the first invalid
+/// character.
+#[inline]
 pub fn validate_subject(subject: &str) -> Result<(), SubjectError> {
+    let bytes = subject.as_bytes();
+    if bytes.is_empty() {
+        return Err(SubjectError::Empty);
+    }
+    let mut token_len = 0usize;
+    for &b in bytes {
+        match b {
+            b'.' => {
+                if token_len == 0 {
+                    return Err(SubjectError::EmptyToken(subject.to_owned()));
+                }
+                token_len = 0;
+                continue;
+            }
+            // Every earlier token is non-empty and wildcard-free, and token
+            // errors win over character errors: the general path agrees.
+            b'*' | b'>' => return Err(SubjectError::Wildcard(subject.to_owned())),
+            // A later token error would take precedence over this character,
+            // and non-ASCII needs char-level checks: let the general path decide.
+            b if b >= 0x80 || is_ascii_invalid(b) => return validate_subject_general(subject),
+            _ => {}
+        }
+        token_len += 1;
+    }
+    if token_len == 0 {
+        return Err(SubjectError::EmptyToken(subject.to_owned()));
+    }
+    Ok(())
+}
+
+/// [`validate_subject`] for any input, token by token.
+#[cold]
+fn validate_subject_general(subject: &str) -> Result<(), SubjectError> {
     if subject.is_empty() {
         return Err(SubjectError::Empty);
     }
@@ -499,6 +551,110 @@ mod tests {
                     "{pattern} ~ {s:?}"
                 );
             }
+        }
+    }
+
+    /// The one-pass ASCII path of `validate_subject` and the general
+    /// token-by-token path give the same result (error variant and payload)
+    /// for every string over an alphabet covering each rule, up to 5 pieces.
+    #[test]
+    fn validate_subject_fast_path_agrees_with_general() {
+        let alphabet = [
+            "a", "bc", ".", "*", ">", " ", "\t", "\u{7f}", "\u{0}", "é", "\u{a0}", "\u{85}",
+        ];
+        let mut level = vec![String::new()];
+        let mut checked = 0usize;
+        for _ in 0..5 {
+            let mut next = Vec::with_capacity(level.len() * alphabet.len());
+            for s in &level {
+                for piece in alphabet {
+                    let t = format!("{s}{piece}");
+                    assert_eq!(validate_subject(&t), validate_subject_general(&t), "{t:?}");
+                    checked += 1;
+                    next.push(t);
+                }
+            }
+            level = next;
+        }
+        assert_eq!(validate_subject(""), validate_subject_general(""));
+        assert!(checked > 200_000);
+    }
+
+    /// Cases carried over from sekia-bus's former private copy of these rules.
+    #[test]
+    fn bus_cases() {
+        for s in ["a", "a.b", "sekia.events.github", "a-b_c.d1", "ü.ö"] {
+            assert_eq!(validate_subject(s), Ok(()), "{s}");
+            assert_eq!(validate_pattern(s), Ok(()), "{s}");
+        }
+        let invalid_char = |s: &str, ch: char| SubjectError::InvalidChar {
+            subject: s.into(),
+            ch,
+        };
+        let subjects = [
+            ("", SubjectError::Empty),
+            ("a..b", SubjectError::EmptyToken("a..b".into())),
+            (".a", SubjectError::EmptyToken(".a".into())),
+            ("a.", SubjectError::EmptyToken("a.".into())),
+            (".", SubjectError::EmptyToken(".".into())),
+            ("a b", invalid_char("a b", ' ')),
+            ("a\tb", invalid_char("a\tb", '\t')),
+            ("a\nb", invalid_char("a\nb", '\n')),
+            ("a\u{a0}b", invalid_char("a\u{a0}b", '\u{a0}')),
+            ("a\u{7f}", invalid_char("a\u{7f}", '\u{7f}')),
+            (">", SubjectError::Wildcard(">".into())),
+            ("a.>", SubjectError::Wildcard("a.>".into())),
+            ("a.*", SubjectError::Wildcard("a.*".into())),
+            ("*x", SubjectError::Wildcard("*x".into())),
+            ("a.b>", SubjectError::Wildcard("a.b>".into())),
+        ];
+        for (s, err) in subjects {
+            assert_eq!(validate_subject(s), Err(err), "{s:?}");
+        }
+        for p in ["*", ">", "a.*", "a.>", "*.b", "a.*.>", "*.*.*", "a.*.c"] {
+            assert_eq!(validate_pattern(p), Ok(()), "{p}");
+        }
+        let patterns = [
+            ("", SubjectError::Empty),
+            ("a..b", SubjectError::EmptyToken("a..b".into())),
+            ("a.>.b", SubjectError::MisplacedWildcard("a.>.b".into())),
+            (">.a", SubjectError::MisplacedWildcard(">.a".into())),
+            ("a b", invalid_char("a b", ' ')),
+            ("*x", SubjectError::MisplacedWildcard("*x".into())),
+            ("a.b*", SubjectError::MisplacedWildcard("a.b*".into())),
+            (">x", SubjectError::MisplacedWildcard(">x".into())),
+            ("a.>.", SubjectError::MisplacedWildcard("a.>.".into())),
+        ];
+        for (p, err) in patterns {
+            assert_eq!(validate_pattern(p), Err(err), "{p:?}");
+        }
+        let table = [
+            ("a", "a", true),
+            ("a", "b", false),
+            ("a.b", "a.b", true),
+            ("a.b", "a.b.c", false),
+            ("a.*", "a.b", true),
+            ("a.*", "a", false),
+            ("a.*", "a.b.c", false),
+            ("a.>", "a.b", true),
+            ("a.>", "a.b.c", true),
+            ("a.>", "a", false),
+            (">", "a", true),
+            (">", "a.b.c", true),
+            ("*", "a", true),
+            ("*", "a.b", false),
+            ("a.*.c", "a.b.c", true),
+            ("a.*.c", "a.b.d", false),
+            ("a.*.>", "a.b.c", true),
+            ("a.*.>", "a.b", false),
+            ("*.*", "a.b", true),
+            ("ab", "a", false),
+            ("a", "ab", false),
+        ];
+        for (p, s, want) in table {
+            assert_eq!(subject_matches(p, s), want, "{p} ~ {s}");
+            let parsed = Pattern::new(p).expect("valid pattern");
+            assert_eq!(parsed.matches(s), want, "parsed {p} ~ {s}");
         }
     }
 }

@@ -11,8 +11,13 @@ use thiserror::Error;
 
 #[derive(Debug, Error)]
 pub enum ClientError {
-    #[error("cannot connect to sekiad at {socket}: {source} (is sekiad running? start it with `sekiad`)")]
-    NotRunning { socket: PathBuf, source: std::io::Error },
+    #[error(
+        "cannot connect to sekiad at {socket}: {source} (is sekiad running? start it with `sekiad`)"
+    )]
+    NotRunning {
+        socket: PathBuf,
+        source: std::io::Error,
+    },
     #[error("talking to sekiad at {socket}: {message}")]
     Transport { socket: PathBuf, message: String },
     #[error("sekiad returned HTTP {status}: {message}")]
@@ -28,7 +33,9 @@ pub struct ApiClient {
 
 impl ApiClient {
     pub fn new(socket: impl Into<PathBuf>) -> Self {
-        Self { socket: socket.into() }
+        Self {
+            socket: socket.into(),
+        }
     }
 
     pub fn socket(&self) -> &Path {
@@ -47,35 +54,68 @@ impl ApiClient {
     }
 
     /// `POST path` with an optional JSON body, decoded from JSON.
-    pub async fn post<T: DeserializeOwned>(&self, path: &str, body: Option<&serde_json::Value>) -> Result<T, ClientError> {
+    pub async fn post<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: Option<&serde_json::Value>,
+    ) -> Result<T, ClientError> {
         let body = body.map(|b| Bytes::from(b.to_string()));
         let answer = self.request(Method::POST, path, body).await?;
         serde_json::from_slice(&answer).map_err(|e| ClientError::Decode(e.to_string()))
     }
 
-    async fn request(&self, method: Method, path: &str, body: Option<Bytes>) -> Result<Bytes, ClientError> {
-        let transport = |e: &dyn std::fmt::Display| ClientError::Transport { socket: self.socket.clone(), message: e.to_string() };
+    async fn request(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Bytes>,
+    ) -> Result<Bytes, ClientError> {
+        let transport = |e: &dyn std::fmt::Display| ClientError::Transport {
+            socket: self.socket.clone(),
+            message: e.to_string(),
+        };
         let stream = tokio::net::UnixStream::connect(&self.socket)
             .await
-            .map_err(|source| ClientError::NotRunning { socket: self.socket.clone(), source })?;
-        let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.map_err(|e| transport(&e))?;
+            .map_err(|source| ClientError::NotRunning {
+                socket: self.socket.clone(),
+                source,
+            })?;
+        let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+            .await
+            .map_err(|e| transport(&e))?;
         tokio::spawn(async move {
             let _ = conn.await;
         });
-        let mut builder = Request::builder().method(method).uri(path).header("host", "sekiad");
+        let mut builder = Request::builder()
+            .method(method)
+            .uri(path)
+            .header("host", "sekiad");
         if body.is_some() {
             builder = builder.header("content-type", "application/json");
         }
-        let request = builder.body(Full::new(body.unwrap_or_default())).map_err(|e| transport(&e))?;
-        let response = sender.send_request(request).await.map_err(|e| transport(&e))?;
+        let request = builder
+            .body(Full::new(body.unwrap_or_default()))
+            .map_err(|e| transport(&e))?;
+        let response = sender
+            .send_request(request)
+            .await
+            .map_err(|e| transport(&e))?;
         let status = response.status();
-        let bytes = response.into_body().collect().await.map_err(|e| transport(&e))?.to_bytes();
+        let bytes = response
+            .into_body()
+            .collect()
+            .await
+            .map_err(|e| transport(&e))?
+            .to_bytes();
         if status != StatusCode::OK {
             let message = serde_json::from_slice::<serde_json::Value>(&bytes)
                 .ok()
                 .and_then(|v| v.get("error").and_then(|e| e.as_str()).map(String::from))
                 .unwrap_or_else(|| String::from_utf8_lossy(&bytes).trim().to_string());
-            return Err(ClientError::Status { status: status.as_u16(), message });
+            return Err(ClientError::Status {
+                status: status.as_u16(),
+                message,
+            });
         }
         Ok(bytes)
     }

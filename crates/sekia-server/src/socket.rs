@@ -39,13 +39,18 @@ impl ApiServer {
         let app = crate::router(daemon);
         let stopped = stop.clone();
         let task = tokio::spawn(async move {
-            let serve = axum::serve(listener, app).with_graceful_shutdown(async move { stopped.cancelled().await });
+            let serve = axum::serve(listener, app)
+                .with_graceful_shutdown(async move { stopped.cancelled().await });
             if let Err(e) = serve.await {
                 tracing::error!(error = %e, "local API server failed");
             }
         });
         tracing::info!(socket = %path.display(), "local API listening");
-        Ok(Self { path: path.to_path_buf(), stop, task })
+        Ok(Self {
+            path: path.to_path_buf(),
+            stop,
+            task,
+        })
     }
 
     pub fn path(&self) -> &Path {
@@ -55,7 +60,10 @@ impl ApiServer {
     pub async fn shutdown(self) {
         self.stop.cancel();
         let abort = self.task.abort_handle();
-        if tokio::time::timeout(std::time::Duration::from_secs(5), self.task).await.is_err() {
+        if tokio::time::timeout(std::time::Duration::from_secs(5), self.task)
+            .await
+            .is_err()
+        {
             abort.abort();
         }
         if let Err(e) = std::fs::remove_file(&self.path)
@@ -68,7 +76,10 @@ impl ApiServer {
 
 async fn listen(path: &Path) -> Result<UnixListener, SocketError> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        fsperm::ensure_private_dir(dir).map_err(|source| SocketError::Folder { path: dir.into(), source })?;
+        fsperm::ensure_private_dir(dir).map_err(|source| SocketError::Folder {
+            path: dir.into(),
+            source,
+        })?;
     }
     match std::fs::symlink_metadata(path) {
         Ok(meta) if meta.file_type().is_socket() => {
@@ -76,13 +87,23 @@ async fn listen(path: &Path) -> Result<UnixListener, SocketError> {
                 return Err(SocketError::AlreadyRunning(path.into()));
             }
             tracing::info!(socket = %path.display(), "removing a stale socket left by a daemon that is gone");
-            std::fs::remove_file(path).map_err(|source| SocketError::Bind { path: path.into(), source })?;
+            std::fs::remove_file(path).map_err(|source| SocketError::Bind {
+                path: path.into(),
+                source,
+            })?;
         }
         Ok(_) => return Err(SocketError::NotASocket(path.into())),
         Err(_) => {}
     }
-    let listener = UnixListener::bind(path).map_err(|source| SocketError::Bind { path: path.into(), source })?;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
-        .map_err(|source| SocketError::Bind { path: path.into(), source })?;
+    let listener = UnixListener::bind(path).map_err(|source| SocketError::Bind {
+        path: path.into(),
+        source,
+    })?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(|source| {
+        SocketError::Bind {
+            path: path.into(),
+            source,
+        }
+    })?;
     Ok(listener)
 }

@@ -13,7 +13,11 @@ use sekia_protocol::{AgentsResponse, StatusResponse};
 use sekia_server::ApiClient;
 
 #[derive(Parser)]
-#[command(name = "sekiactl", version, about = "Control a running sekiad and manage sekia secrets")]
+#[command(
+    name = "sekiactl",
+    version,
+    about = "Control a running sekiad and manage sekia secrets"
+)]
 struct Args {
     /// The daemon's socket (default: server.socket from sekia.toml, else the platform default)
     #[arg(long, global = true, value_name = "PATH", env = "SEKIA_SERVER_SOCKET")]
@@ -77,7 +81,10 @@ fn main() -> ExitCode {
     let args = Args::parse();
     let result = match args.command {
         Command::Secrets(cmd) => run_secrets(cmd),
-        command => match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        command => match tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        {
             Ok(rt) => rt.block_on(run_api(command, args.socket)),
             Err(e) => Err(e.into()),
         },
@@ -129,7 +136,20 @@ async fn run_api(command: Command, socket: Option<PathBuf>) -> Result<()> {
                     ]
                 })
                 .collect();
-            print!("{}", table(&["NAME", "VERSION", "STATUS", "EVENTS", "ERRORS", "LAST HEARTBEAT"], &rows));
+            print!(
+                "{}",
+                table(
+                    &[
+                        "NAME",
+                        "VERSION",
+                        "STATUS",
+                        "EVENTS",
+                        "ERRORS",
+                        "LAST HEARTBEAT"
+                    ],
+                    &rows
+                )
+            );
             Ok(())
         }
         Command::Secrets(_) => unreachable!("handled without the daemon"),
@@ -167,7 +187,9 @@ fn run_secrets(cmd: SecretsCommand) -> Result<()> {
         SecretsCommand::Keygen { output, force } => {
             let path = match output {
                 Some(p) => expand_tilde(&p, home.as_deref()),
-                None => secrets::default_key_path(home.as_deref().context("HOME is not set; pass --output")?),
+                None => secrets::default_key_path(
+                    home.as_deref().context("HOME is not set; pass --output")?,
+                ),
             };
             let created = chrono::Local::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
             let public = secrets::keygen(&path, force, &created)?;
@@ -204,7 +226,9 @@ fn run_secrets(cmd: SecretsCommand) -> Result<()> {
 fn identities(opts: &LoadOptions) -> Result<Vec<secrets::Identity>> {
     match secrets::find_identities(&opts.env, Path::new(""), opts.home.as_deref())? {
         Some(ids) => Ok(ids),
-        None => bail!("no age identity found: set SEKIA_AGE_KEY or SEKIA_AGE_KEY_FILE, or run `sekiactl secrets keygen`"),
+        None => bail!(
+            "no age identity found: set SEKIA_AGE_KEY or SEKIA_AGE_KEY_FILE, or run `sekiactl secrets keygen`"
+        ),
     }
 }
 
@@ -214,7 +238,13 @@ fn read_stdin() -> Result<String> {
         eprintln!("Enter the value to encrypt, then Ctrl+D:");
     }
     let mut value = String::new();
-    stdin.read_to_string(&mut value).context("reading the value from standard input")?;
+    stdin
+        .read_to_string(&mut value)
+        .context("reading the value from standard input")?;
     // A trailing newline from `echo` or the terminal is not part of a secret.
-    Ok(value.strip_suffix('\n').map(|v| v.strip_suffix('\r').unwrap_or(v)).unwrap_or(&value).to_string())
+    Ok(value
+        .strip_suffix('\n')
+        .map(|v| v.strip_suffix('\r').unwrap_or(v))
+        .unwrap_or(&value)
+        .to_string())
 }

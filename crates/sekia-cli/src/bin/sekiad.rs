@@ -10,7 +10,11 @@ use sekia_daemon::config::{self, LoadOptions};
 use sekia_server::Sekiad;
 
 #[derive(Parser)]
-#[command(name = "sekiad", version, about = "sekia daemon: event bus, workflows and connectors")]
+#[command(
+    name = "sekiad",
+    version,
+    about = "sekia daemon: event bus, workflows and connectors"
+)]
 struct Args {
     /// Config file (default: sekia.toml in /etc/sekia, ~/.config/sekia or .)
     #[arg(long, value_name = "PATH")]
@@ -55,7 +59,10 @@ fn main() -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
-        eprintln!("sekiad is running; API socket {} (Ctrl+C to stop)", sekiad.socket().display());
+        eprintln!(
+            "sekiad is running; API socket {} (Ctrl+C to stop)",
+            sekiad.socket().display()
+        );
         wait_for_signal().await;
         tracing::info!("shutting down");
         sekiad.shutdown().await;
@@ -65,7 +72,10 @@ fn main() -> ExitCode {
 
 async fn wait_for_signal() {
     use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
         let _ = tokio::signal::ctrl_c().await;
         return;
     };

@@ -77,7 +77,10 @@ impl Sandbox {
             }
             if Instant::now() > deadline {
                 let _ = child.kill();
-                panic!("sekiad did not exit: {:?}", child.wait_with_output().unwrap());
+                panic!(
+                    "sekiad did not exit: {:?}",
+                    child.wait_with_output().unwrap()
+                );
             }
             std::thread::sleep(Duration::from_millis(20));
         }
@@ -98,7 +101,12 @@ impl Sandbox {
             .expect("spawn sekiactl");
         if let Some(input) = stdin {
             use std::io::Write;
-            child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+            child
+                .stdin
+                .take()
+                .unwrap()
+                .write_all(input.as_bytes())
+                .unwrap();
         }
         drop(child.stdin.take());
         child.wait_with_output().unwrap()

@@ -29,9 +29,9 @@ impl Duration {
         if text == "0" {
             return Ok(Self(StdDuration::ZERO));
         }
-        humantime::parse_duration(text)
-            .map(Self)
-            .map_err(|e| format!("invalid duration {text:?} ({e}); write it like \"30s\", \"5m\" or \"1h30m\""))
+        humantime::parse_duration(text).map(Self).map_err(|e| {
+            format!("invalid duration {text:?} ({e}); write it like \"30s\", \"5m\" or \"1h30m\"")
+        })
     }
 }
 
@@ -46,7 +46,13 @@ impl fmt::Display for Duration {
         if self.0.is_zero() {
             return f.write_str("0s");
         }
-        write!(f, "{}", humantime::format_duration(self.0).to_string().replace(' ', ""))
+        write!(
+            f,
+            "{}",
+            humantime::format_duration(self.0)
+                .to_string()
+                .replace(' ', "")
+        )
     }
 }
 
@@ -81,7 +87,10 @@ mod tests {
         assert_eq!(Duration::parse("30s").unwrap(), Duration::from_secs(30));
         assert_eq!(Duration::parse("5m").unwrap(), Duration::from_secs(300));
         assert_eq!(Duration::parse("1h30m").unwrap(), Duration::from_secs(5400));
-        assert_eq!(Duration::parse("500ms").unwrap(), Duration::from_millis(500));
+        assert_eq!(
+            Duration::parse("500ms").unwrap(),
+            Duration::from_millis(500)
+        );
         assert_eq!(Duration::parse("0").unwrap(), Duration::from_secs(0));
         assert!(Duration::parse("soon").is_err());
         assert!(Duration::parse("30").is_err());

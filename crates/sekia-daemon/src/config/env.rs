@@ -25,16 +25,31 @@ pub struct EnvError {
 
 /// The environment variable that overrides `section.key`.
 pub fn var_name(section: &str, key: &str) -> String {
-    format!("SEKIA_{}_{}", section.to_ascii_uppercase(), key.to_ascii_uppercase())
+    format!(
+        "SEKIA_{}_{}",
+        section.to_ascii_uppercase(),
+        key.to_ascii_uppercase()
+    )
+}
+
+/// One key set from the environment.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Override {
+    /// `section.key`
+    pub key: String,
+    pub var: String,
 }
 
 /// Applies overrides onto `table` (the full config, defaults included, so every key is present
-/// and its type is known). Returns the keys that were overridden, for the start-up log.
-pub fn apply(table: &mut Table, env: &BTreeMap<String, String>) -> Result<Vec<String>, EnvError> {
+/// and its type is known). Returns what was overridden, for the start-up log and for naming
+/// the variable when a value turns out invalid later.
+pub fn apply(table: &mut Table, env: &BTreeMap<String, String>) -> Result<Vec<Override>, EnvError> {
     let mut applied = Vec::new();
     let sections: Vec<String> = table.keys().cloned().collect();
     for section in sections {
-        let Some(Value::Table(entries)) = table.get_mut(&section) else { continue };
+        let Some(Value::Table(entries)) = table.get_mut(&section) else {
+            continue;
+        };
         let keys: Vec<String> = entries.keys().cloned().collect();
         for key in keys {
             let var = var_name(&section, &key);
@@ -50,14 +65,19 @@ pub fn apply(table: &mut Table, env: &BTreeMap<String, String>) -> Result<Vec<St
                     None => continue,
                 },
             };
-            let Some(current) = entries.get(&key) else { continue };
+            let Some(current) = entries.get(&key) else {
+                continue;
+            };
             let value = typed_like(current, raw).map_err(|message| EnvError {
                 var: var.clone(),
                 key: format!("{section}.{key}"),
                 message,
             })?;
             entries.insert(key.clone(), value);
-            applied.push(format!("{section}.{key} (from {var})"));
+            applied.push(Override {
+                key: format!("{section}.{key}"),
+                var,
+            });
         }
     }
     Ok(applied)
@@ -88,7 +108,9 @@ fn typed_like(current: &Value, raw: &str) -> Result<Value, String> {
                 .map(|s| Value::String(s.to_string()))
                 .collect(),
         )),
-        Value::Table(_) | Value::Datetime(_) => Err("this key cannot be set from the environment".into()),
+        Value::Table(_) | Value::Datetime(_) => {
+            Err("this key cannot be set from the environment".into())
+        }
     }
 }
 
@@ -102,7 +124,10 @@ mod tests {
     }
 
     fn env(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]

@@ -6,6 +6,8 @@ use std::path::{Path, PathBuf};
 use thiserror::Error;
 
 use super::Config;
+#[cfg(test)]
+use super::Duration;
 use super::env;
 use crate::secrets::{self, SecretsError};
 
@@ -32,7 +34,12 @@ impl LoadOptions {
             search_dirs.push(home.join(".config/sekia"));
         }
         search_dirs.push(PathBuf::from("."));
-        Self { explicit, search_dirs, env, home }
+        Self {
+            explicit,
+            search_dirs,
+            env,
+            home,
+        }
     }
 }
 
@@ -52,11 +59,24 @@ pub enum ConfigError {
     #[error("config file {path}: not found")]
     NotFound { path: PathBuf },
     #[error("config file {path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{}:{line}:{column}: {}{message}", path.display(), key.as_deref().map(|k| format!("key `{k}`: ")).unwrap_or_default())]
-    Invalid { path: PathBuf, line: usize, column: usize, key: Option<String>, message: String },
+    Invalid {
+        path: PathBuf,
+        line: usize,
+        column: usize,
+        key: Option<String>,
+        message: String,
+    },
     #[error("environment variable {var} (key `{key}`): {message}")]
-    Env { var: String, key: String, message: String },
+    Env {
+        var: String,
+        key: String,
+        message: String,
+    },
     #[error("config key `{key}`: {source}")]
     Secret { key: String, source: SecretsError },
     #[error("config key `{key}`: {message}")]
@@ -78,8 +98,11 @@ pub fn load(opts: &LoadOptions) -> Result<Loaded, ConfigError> {
         key: "(config)".into(),
         message: e.to_string(),
     })?;
-    let overridden = env::apply(&mut table, &opts.env)
-        .map_err(|e| ConfigError::Env { var: e.var, key: e.key, message: e.message })?;
+    let overrides = env::apply(&mut table, &opts.env).map_err(|e| ConfigError::Env {
+        var: e.var,
+        key: e.key,
+        message: e.message,
+    })?;
     let identity_hint = table
         .get("secrets")
         .and_then(|s| s.get("identity"))
@@ -88,10 +111,19 @@ pub fn load(opts: &LoadOptions) -> Result<Loaded, ConfigError> {
         .unwrap_or_default();
     secrets::resolve_config_values(&mut table, &opts.env, &identity_hint, opts.home.as_deref())
         .map_err(|(key, source)| ConfigError::Secret { key, source })?;
-    let mut config: Config = serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(|e| ConfigError::Value {
-        key: e.path().to_string(),
-        message: e.inner().to_string(),
-    })?;
+    let mut config: Config =
+        serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(|e| {
+            let key = e.path().to_string();
+            let message = e.inner().message().to_string();
+            match overrides.iter().find(|o| o.key == key) {
+                Some(o) => ConfigError::Env {
+                    var: o.var.clone(),
+                    key,
+                    message,
+                },
+                None => ConfigError::Value { key, message },
+            }
+        })?;
 
     for path in config.paths_mut() {
         *path = expand_tilde(path, opts.home.as_deref());
@@ -100,24 +132,51 @@ pub fn load(opts: &LoadOptions) -> Result<Loaded, ConfigError> {
         config.server.socket = default_socket(&opts.env, opts.home.as_deref());
     }
     validate(&config, &mut warnings)?;
-    Ok(Loaded { config, source, warnings, overridden })
+    let overridden = overrides
+        .into_iter()
+        .map(|o| format!("{} (from {})", o.key, o.var))
+        .collect();
+    Ok(Loaded {
+        config,
+        source,
+        warnings,
+        overridden,
+    })
 }
 
 fn find_file(opts: &LoadOptions) -> Result<Option<PathBuf>, ConfigError> {
     if let Some(path) = &opts.explicit {
         let path = expand_tilde(path, opts.home.as_deref());
-        return if path.is_file() { Ok(Some(path)) } else { Err(ConfigError::NotFound { path }) };
+        return if path.is_file() {
+            Ok(Some(path))
+        } else {
+            Err(ConfigError::NotFound { path })
+        };
     }
-    Ok(opts.search_dirs.iter().map(|d| d.join("sekia.toml")).find(|p| p.is_file()))
+    Ok(opts
+        .search_dirs
+        .iter()
+        .map(|d| d.join("sekia.toml"))
+        .find(|p| p.is_file()))
 }
 
 fn parse_file(path: &Path, warnings: &mut Vec<String>) -> Result<Config, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.into(), source })?;
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.into(),
+        source,
+    })?;
     let invalid = |span: Option<std::ops::Range<usize>>, key: Option<String>, message: String| {
         let (line, column) = line_column(&text, span.map(|s| s.start).unwrap_or(0));
-        ConfigError::Invalid { path: path.into(), line, column, key, message }
+        ConfigError::Invalid {
+            path: path.into(),
+            line,
+            column,
+            key,
+            message,
+        }
     };
-    let deserializer = toml::Deserializer::parse(&text).map_err(|e| invalid(e.span(), None, e.message().to_string()))?;
+    let deserializer = toml::Deserializer::parse(&text)
+        .map_err(|e| invalid(e.span(), None, e.message().to_string()))?;
     let mut unknown = Vec::new();
     let mut record = |p: serde_ignored::Path<'_>| unknown.push(p.to_string());
     let tracked = serde_ignored::Deserializer::new(deserializer, &mut record);
@@ -166,15 +225,28 @@ fn line_column(text: &str, offset: usize) -> (usize, usize) {
     let offset = offset.min(text.len());
     let before = text.get(..offset).unwrap_or(text);
     let line = before.matches('\n').count() + 1;
-    let column = before.rsplit('\n').next().map(|l| l.chars().count()).unwrap_or(0) + 1;
+    let column = before
+        .rsplit('\n')
+        .next()
+        .map(|l| l.chars().count())
+        .unwrap_or(0)
+        + 1;
     (line, column)
 }
 
 /// `~` and `~/x` become the home folder; other paths are left alone.
 pub fn expand_tilde(path: &Path, home: Option<&Path>) -> PathBuf {
-    let Some(home) = home else { return path.to_path_buf() };
+    let Some(home) = home else {
+        return path.to_path_buf();
+    };
     match path.strip_prefix("~") {
-        Ok(rest) if path.to_str().is_none_or(|s| s == "~" || s.starts_with("~/")) => home.join(rest),
+        Ok(rest)
+            if path
+                .to_str()
+                .is_none_or(|s| s == "~" || s.starts_with("~/")) =>
+        {
+            home.join(rest)
+        }
         _ => path.to_path_buf(),
     }
 }
@@ -183,6 +255,143 @@ pub fn expand_tilde(path: &Path, home: Option<&Path>) -> PathBuf {
 pub fn default_socket(env: &BTreeMap<String, String>, home: Option<&Path>) -> PathBuf {
     match env.get("XDG_RUNTIME_DIR").filter(|d| !d.is_empty()) {
         Some(dir) => Path::new(dir).join("sekia/sekiad.sock"),
-        None => home.unwrap_or(Path::new(".")).join(".config/sekia/sekiad.sock"),
+        None => home
+            .unwrap_or(Path::new("."))
+            .join(".config/sekia/sekiad.sock"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn opts(dir: &Path, env: &[(&str, &str)]) -> LoadOptions {
+        LoadOptions {
+            explicit: None,
+            search_dirs: vec![
+                dir.join("etc"),
+                dir.join("home/.config/sekia"),
+                dir.join("cwd"),
+            ],
+            env: env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            home: Some(dir.join("home")),
+        }
+    }
+
+    #[test]
+    fn no_file_means_defaults_with_expanded_paths() {
+        let tmp = tempfile::tempdir().unwrap();
+        let loaded = load(&opts(tmp.path(), &[])).unwrap();
+        assert!(loaded.source.is_none());
+        let home = tmp.path().join("home");
+        assert_eq!(
+            loaded.config.workflows.dir,
+            home.join(".config/sekia/workflows")
+        );
+        assert_eq!(
+            loaded.config.server.socket,
+            home.join(".config/sekia/sekiad.sock")
+        );
+        assert_eq!(
+            loaded.config.workflows.handler_timeout,
+            Duration::from_secs(30)
+        );
+    }
+
+    #[test]
+    fn first_file_in_search_order_wins_and_tilde_expands_everywhere() {
+        let tmp = tempfile::tempdir().unwrap();
+        for (dir, timeout) in [("home/.config/sekia", "10s"), ("cwd", "20s")] {
+            std::fs::create_dir_all(tmp.path().join(dir)).unwrap();
+            std::fs::write(
+                tmp.path().join(dir).join("sekia.toml"),
+                format!("[workflows]\nhandler_timeout = \"{timeout}\"\ndir = \"~/flows\"\n[skills]\ndir = \"~\"\n"),
+            )
+            .unwrap();
+        }
+        let loaded = load(&opts(tmp.path(), &[("XDG_RUNTIME_DIR", "/run/user/7")])).unwrap();
+        assert_eq!(
+            loaded.source,
+            Some(tmp.path().join("home/.config/sekia/sekia.toml"))
+        );
+        assert_eq!(
+            loaded.config.workflows.handler_timeout,
+            Duration::from_secs(10)
+        );
+        assert_eq!(loaded.config.workflows.dir, tmp.path().join("home/flows"));
+        assert_eq!(loaded.config.skills.dir, tmp.path().join("home"));
+        assert_eq!(
+            loaded.config.server.socket,
+            PathBuf::from("/run/user/7/sekia/sekiad.sock")
+        );
+    }
+
+    #[test]
+    fn environment_overrides_file_and_reports_names_only() {
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(tmp.path().join("cwd")).unwrap();
+        std::fs::write(
+            tmp.path().join("cwd/sekia.toml"),
+            "[nats]\nurl = \"nats://file:4222\"\n",
+        )
+        .unwrap();
+        let loaded = load(&opts(
+            tmp.path(),
+            &[
+                ("SEKIA_NATS_URL", "nats://env:4222"),
+                ("SEKIA_COMMAND_SECRET", "topsecret"),
+                ("SEKIA_WORKFLOWS_HANDLER_TIMEOUT", "2m"),
+            ],
+        ))
+        .unwrap();
+        assert_eq!(loaded.config.nats.url, "nats://env:4222");
+        assert_eq!(loaded.config.security.command_secret.expose(), "topsecret");
+        assert_eq!(
+            loaded.config.workflows.handler_timeout,
+            Duration::from_secs(120)
+        );
+        assert!(
+            loaded
+                .overridden
+                .iter()
+                .any(|k| k.contains("security.command_secret"))
+        );
+        assert!(
+            !format!("{loaded:?}").contains("topsecret"),
+            "Debug must not show secrets"
+        );
+
+        let err = load(&opts(
+            tmp.path(),
+            &[("SEKIA_WORKFLOWS_HANDLER_TIMEOUT", "later")],
+        ))
+        .unwrap_err();
+        assert!(
+            err.to_string().contains("SEKIA_WORKFLOWS_HANDLER_TIMEOUT"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn line_and_column_count_characters() {
+        assert_eq!(line_column("a\nbé = 1", 5), (2, 3));
+        assert_eq!(line_column("x", 0), (1, 1));
+    }
+
+    #[test]
+    fn zero_heartbeats_rejected_with_key() {
+        let tmp = tempfile::tempdir().unwrap();
+        let err = load(&opts(
+            tmp.path(),
+            &[("SEKIA_REGISTRY_MISSED_HEARTBEATS", "0")],
+        ))
+        .unwrap_err();
+        assert!(
+            err.to_string().contains("registry.missed_heartbeats"),
+            "{err}"
+        );
     }
 }

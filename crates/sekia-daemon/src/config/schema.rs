@@ -36,7 +36,10 @@ pub struct ServerConfig {
 
 impl Default for ServerConfig {
     fn default() -> Self {
-        Self { listen: "127.0.0.1:7600".into(), socket: PathBuf::new() }
+        Self {
+            listen: "127.0.0.1:7600".into(),
+            socket: PathBuf::new(),
+        }
     }
 }
 
@@ -91,7 +94,10 @@ pub struct RegistryConfig {
 
 impl Default for RegistryConfig {
     fn default() -> Self {
-        Self { heartbeat_interval: Duration::from_secs(30), missed_heartbeats: 3 }
+        Self {
+            heartbeat_interval: Duration::from_secs(30),
+            missed_heartbeats: 3,
+        }
     }
 }
 
@@ -178,7 +184,10 @@ pub struct SkillsConfig {
 
 impl Default for SkillsConfig {
     fn default() -> Self {
-        Self { dir: "~/.config/sekia/skills".into(), hot_reload: true }
+        Self {
+            dir: "~/.config/sekia/skills".into(),
+            hot_reload: true,
+        }
     }
 }
 
@@ -191,7 +200,10 @@ pub struct ConversationConfig {
 
 impl Default for ConversationConfig {
     fn default() -> Self {
-        Self { max_history: 50, ttl: Duration::from_secs(3600) }
+        Self {
+            max_history: 50,
+            ttl: Duration::from_secs(3600),
+        }
     }
 }
 
