@@ -5,7 +5,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use sekia_bus::{Bus, BusError, LocalBus, NatsBus};
-use sekia_protocol::{AgentsResponse, StatusResponse};
+use sekia_protocol::{AgentsResponse, Event, StatusResponse};
+use sekia_workflow::{DryRunReport, Engine, EngineError, LoadFailure, WorkflowStatus};
+use serde::Serialize;
 use thiserror::Error;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -24,6 +26,20 @@ pub enum DaemonError {
     Nats { url: String, source: BusError },
     #[error("bus: {0}")]
     Bus(#[from] BusError),
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    #[error("workflow engine: {0}")]
+    Engine(#[from] EngineError),
+    #[error("workflow engine not enabled (workflows.dir is empty)")]
+    WorkflowsDisabled,
+}
+
+/// `GET /api/v1/workflows`: sekia's `{"workflows":[…]}` (each entry with our extra fields:
+/// last error, handler time percentiles, drops) plus the files that failed to load.
+#[derive(Debug, Clone, Serialize)]
+pub struct WorkflowsReport {
+    pub workflows: Vec<WorkflowStatus>,
+    pub load_errors: Vec<LoadFailure>,
 }
 
 #[derive(Clone)]
@@ -35,6 +51,7 @@ struct Inner {
     config: Config,
     bus: Arc<dyn Bus>,
     registry: Arc<Registry>,
+    engine: Option<Engine>,
     clock: Arc<dyn Clock>,
     started_at: SystemTime,
     stop: CancellationToken,
@@ -86,6 +103,23 @@ impl Daemon {
         let registry_task = registry
             .spawn(bus.as_ref(), sweep_every, stop.child_token())
             .await?;
+        let engine = match crate::engine_config::engine_config(&config)? {
+            Some(engine_config) => {
+                let engine_clock: Arc<dyn sekia_workflow::Clock> =
+                    Arc::new(sekia_workflow::SystemClock);
+                match Engine::start(Arc::clone(&bus), engine_config, engine_clock).await {
+                    Ok(engine) => Some(engine),
+                    Err(e) => {
+                        stop.cancel();
+                        return Err(e.into());
+                    }
+                }
+            }
+            None => {
+                tracing::info!("workflows.dir is empty: the workflow engine is off");
+                None
+            }
+        };
         tracing::info!(
             bus = if config.nats.url.is_empty() {
                 "in-process"
@@ -99,6 +133,7 @@ impl Daemon {
                 config,
                 bus,
                 registry,
+                engine,
                 clock,
                 started_at,
                 stop,
@@ -129,7 +164,7 @@ impl Daemon {
             nats_running: self.inner.bus.stats().connected,
             started_at: go_time(self.inner.started_at),
             agent_count: self.inner.registry.count() as u64,
-            workflow_count: 0,
+            workflow_count: self.inner.engine.as_ref().map_or(0, |e| e.count() as u64),
         }
     }
 
@@ -140,11 +175,55 @@ impl Daemon {
         }
     }
 
+    /// `GET /api/v1/workflows`.
+    pub async fn workflows(&self) -> WorkflowsReport {
+        match &self.inner.engine {
+            Some(engine) => WorkflowsReport {
+                workflows: engine.workflows(),
+                load_errors: engine.load_errors(),
+            },
+            None => WorkflowsReport {
+                workflows: Vec::new(),
+                load_errors: Vec::new(),
+            },
+        }
+    }
+
+    /// `POST /api/v1/workflows/reload`: every file and skill handler again; returns how many
+    /// workflows are loaded.
+    pub async fn reload_workflows(&self) -> Result<usize, DaemonError> {
+        let engine = self
+            .inner
+            .engine
+            .as_ref()
+            .ok_or(DaemonError::WorkflowsDisabled)?;
+        Ok(engine.reload_all().await)
+    }
+
+    /// Runs `source` against `event` in a fresh sandbox and reports what it would do; nothing
+    /// is sent. For the UI's dry-run panel and `sekiactl workflows test`.
+    pub async fn dry_run(
+        &self,
+        source: &str,
+        file_name: &str,
+        event: Event,
+        ai_answer: Option<String>,
+    ) -> DryRunReport {
+        sekia_workflow::dry_run(source, file_name, event, ai_answer).await
+    }
+
     /// Stops every component in reverse start order, each bounded by a drain timeout, then
     /// flushes the bus. Calling it twice is harmless (sekia panicked).
     pub async fn shutdown(&self) {
         if self.inner.stop.is_cancelled() {
             return;
+        }
+        if let Some(engine) = &self.inner.engine
+            && tokio::time::timeout(DRAIN_TIMEOUT * 2, engine.shutdown())
+                .await
+                .is_err()
+        {
+            tracing::warn!("the workflow engine did not drain in time");
         }
         self.inner.stop.cancel();
         let tasks: Vec<_> =

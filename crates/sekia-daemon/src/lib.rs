@@ -5,6 +5,7 @@ mod bus_config;
 pub mod clock;
 pub mod config;
 mod daemon;
+mod engine_config;
 pub mod fsperm;
 mod gotime;
 pub mod registry;
@@ -12,5 +13,5 @@ pub mod secrets;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::Config;
-pub use daemon::{Daemon, DaemonError};
+pub use daemon::{Daemon, DaemonError, WorkflowsReport};
 pub use gotime::go_time;

@@ -40,9 +40,44 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// List, reload, sign and dry-run workflows
+    Workflows {
+        #[command(subcommand)]
+        command: Option<WorkflowsCommand>,
+    },
     /// Encrypt config values with age (ENC[...]) and manage the key
     #[command(subcommand)]
     Secrets(SecretsCommand),
+}
+
+#[derive(Subcommand)]
+enum WorkflowsCommand {
+    /// List loaded workflows and files that failed to load (the default)
+    List {
+        /// Print the daemon's JSON answer
+        #[arg(long)]
+        json: bool,
+    },
+    /// Reload every workflow file now
+    Reload,
+    /// Write workflows.sha256 for `workflows.verify_integrity`
+    Sign {
+        /// The workflows folder (default: workflows.dir from sekia.toml)
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
+    /// Run a workflow file against an event in a fresh sandbox; prints what it would do as
+    /// JSON lines and sends nothing
+    Test {
+        /// The workflow file
+        file: PathBuf,
+        /// The event, as sekia's JSON ({"id","type","source","timestamp","payload"})
+        #[arg(long, value_name = "EVENT.json")]
+        event: PathBuf,
+        /// What sekia.ai and sekia.ai_json answer (default: AI not configured)
+        #[arg(long, value_name = "TEXT")]
+        ai_answer: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -81,6 +116,25 @@ fn main() -> ExitCode {
     let args = Args::parse();
     let result = match args.command {
         Command::Secrets(cmd) => run_secrets(cmd),
+        Command::Workflows {
+            command: Some(WorkflowsCommand::Sign { dir }),
+        } => sign_workflows(dir),
+        Command::Workflows {
+            command:
+                Some(WorkflowsCommand::Test {
+                    file,
+                    event,
+                    ai_answer,
+                }),
+        } => {
+            match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(rt) => rt.block_on(test_workflow(&file, &event, ai_answer)),
+                Err(e) => Err(e.into()),
+            }
+        }
         command => match tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -152,8 +206,143 @@ async fn run_api(command: Command, socket: Option<PathBuf>) -> Result<()> {
             );
             Ok(())
         }
-        Command::Secrets(_) => unreachable!("handled without the daemon"),
+        Command::Workflows {
+            command: None | Some(WorkflowsCommand::List { json: false }),
+        } => {
+            let report: serde_json::Value = client.get("/api/v1/workflows").await?;
+            print!("{}", workflows_table(&report));
+            Ok(())
+        }
+        Command::Workflows {
+            command: Some(WorkflowsCommand::List { json: true }),
+        } => print_raw(&client, "/api/v1/workflows").await,
+        Command::Workflows {
+            command: Some(WorkflowsCommand::Reload),
+        } => {
+            let _: serde_json::Value = client.post("/api/v1/workflows/reload", None).await?;
+            println!("Workflows reloaded.");
+            Ok(())
+        }
+        Command::Workflows { .. } | Command::Secrets(_) => {
+            unreachable!("handled without the daemon")
+        }
     }
+}
+
+fn workflows_table(report: &serde_json::Value) -> String {
+    let empty = Vec::new();
+    let workflows = report["workflows"].as_array().unwrap_or(&empty);
+    let failures = report["load_errors"].as_array().unwrap_or(&empty);
+    let mut out = String::new();
+    if workflows.is_empty() {
+        out.push_str("No workflows loaded.\n");
+    } else {
+        let rows: Vec<Vec<String>> = workflows
+            .iter()
+            .map(|w| {
+                let text = |k: &str| w[k].as_str().unwrap_or_default().to_string();
+                let last_error = match w["last_error"].as_object() {
+                    Some(e) => match e.get("line").and_then(|l| l.as_u64()) {
+                        Some(line) => {
+                            format!("line {line}: {}", e["message"].as_str().unwrap_or_default())
+                        }
+                        None => e["message"].as_str().unwrap_or_default().to_string(),
+                    },
+                    None => String::new(),
+                };
+                vec![
+                    text("name"),
+                    w["handlers"].to_string(),
+                    w["patterns"]
+                        .as_array()
+                        .map(|p| {
+                            p.iter()
+                                .filter_map(|v| v.as_str())
+                                .collect::<Vec<_>>()
+                                .join(",")
+                        })
+                        .unwrap_or_default(),
+                    w["events"].to_string(),
+                    w["errors"].to_string(),
+                    local_time(&text("loaded_at"), "%Y-%m-%d %H:%M:%S"),
+                    last_error,
+                ]
+            })
+            .collect();
+        out.push_str(&table(
+            &[
+                "NAME",
+                "HANDLERS",
+                "PATTERNS",
+                "EVENTS",
+                "ERRORS",
+                "LOADED AT",
+                "LAST ERROR",
+            ],
+            &rows,
+        ));
+    }
+    for f in failures {
+        let line = f["line"]
+            .as_u64()
+            .map(|l| format!(":{l}"))
+            .unwrap_or_default();
+        out.push_str(&format!(
+            "Not loaded: {}{line}: {}\n",
+            f["file"].as_str().unwrap_or_default(),
+            f["message"].as_str().unwrap_or_default()
+        ));
+    }
+    out
+}
+
+/// `workflows.dir` from the config sekiad would read, when no `--dir` is given.
+fn sign_workflows(dir: Option<PathBuf>) -> Result<()> {
+    let dir = match dir {
+        Some(d) => d,
+        None => {
+            sekia_daemon::config::load(&LoadOptions::from_process(None))?
+                .config
+                .workflows
+                .dir
+        }
+    };
+    let manifest = sekia_workflow::sign(&dir)?;
+    let rendered = manifest.render();
+    let path = dir.join(sekia_workflow::MANIFEST_FILE);
+    std::fs::write(&path, &rendered).with_context(|| format!("writing {}", path.display()))?;
+    println!(
+        "Signed {} workflow(s) in {}",
+        manifest.entries.len(),
+        dir.display()
+    );
+    print!("{rendered}");
+    Ok(())
+}
+
+async fn test_workflow(file: &Path, event: &Path, ai_answer: Option<String>) -> Result<()> {
+    let source =
+        std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+    let event_text =
+        std::fs::read_to_string(event).with_context(|| format!("reading {}", event.display()))?;
+    let event: sekia_protocol::Event = serde_json::from_str(&event_text)
+        .with_context(|| format!("{}: not a sekia event", event.display()))?;
+    let name = file
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let report = sekia_workflow::dry_run(&source, &name, event, ai_answer).await;
+    print!("{}", report.to_json_lines());
+    if let Some(e) = &report.load_error {
+        bail!("{e}");
+    }
+    if let Some(first) = report.handler_errors.first() {
+        bail!("{first}");
+    }
+    if !report.matched {
+        eprintln!("note: no handler of {name} matches {}", report.subject);
+    }
+    Ok(())
 }
 
 async fn print_raw(client: &ApiClient, path: &str) -> Result<()> {

@@ -204,6 +204,7 @@ fn validate(config: &Config, warnings: &mut Vec<String>) -> Result<(), ConfigErr
             message: "must be longer than 0s".into(),
         });
     }
+    crate::engine_config::engine_config(config)?;
     if !config.nats.host.is_empty() || config.nats.port != 0 {
         warnings.push(
             "nats.host/nats.port: sekiad embeds no NATS server; to let agents on other machines connect, \

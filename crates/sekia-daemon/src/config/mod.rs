@@ -2,12 +2,14 @@
 //! the documented `SEKIA_<SECTION>_<KEY>` environment overrides, `~` expanded in every path, and
 //! `ENC[...]` values decrypted before anything else sees them.
 
+mod bytesize;
 mod duration;
 mod env;
 mod load;
 mod schema;
 mod secret;
 
+pub use bytesize::ByteSize;
 pub use duration::Duration;
 pub use load::{ConfigError, LoadOptions, Loaded, default_socket, expand_tilde, load};
 pub use schema::*;

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Duration, Secret};
+use super::{ByteSize, Duration, Secret};
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -108,6 +108,11 @@ pub struct WorkflowsConfig {
     pub hot_reload: bool,
     pub handler_timeout: Duration,
     pub verify_integrity: bool,
+    /// Memory one workflow's Lua VM may use (sekia had no limit).
+    pub memory_limit: ByteSize,
+    /// How many workflow-to-workflow hops one chain of events may take before it is
+    /// stopped (sekia only guarded a workflow against its own events).
+    pub hop_limit: u32,
 }
 
 impl Default for WorkflowsConfig {
@@ -117,6 +122,8 @@ impl Default for WorkflowsConfig {
             hot_reload: true,
             handler_timeout: Duration::from_secs(30),
             verify_integrity: false,
+            memory_limit: ByteSize::mib(64),
+            hop_limit: 8,
         }
     }
 }
