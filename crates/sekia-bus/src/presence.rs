@@ -27,13 +27,13 @@ use sekia_protocol::subjects::{self, SubjectError};
 use sekia_protocol::types::STATUS_RUNNING;
 use sekia_protocol::{GO_ZERO_TIME, Heartbeat, Registration};
 
-/// Where `last_event` times come from. A parameter rather than a hidden call to
-/// `SystemTime::now` so that tests can pin the time.
-pub type Clock = Arc<dyn Fn() -> SystemTime + Send + Sync>;
+/// Where `last_event` times come from: sekia's shared clock, a parameter rather than a
+/// hidden call to `SystemTime::now` so that tests can pin the time.
+pub type Clock = Arc<dyn sekia_protocol::Clock>;
 
 /// The wall clock.
 pub fn system_clock() -> Clock {
-    Arc::new(SystemTime::now)
+    Arc::new(sekia_protocol::SystemClock)
 }
 
 /// Starts presence for an agent; see the [module docs](self).
@@ -164,7 +164,10 @@ impl State {
         Heartbeat {
             name: self.name.clone(),
             status: STATUS_RUNNING.into(),
-            last_event: last_event.map_or_else(|| GO_ZERO_TIME.to_owned(), go_time_local),
+            last_event: last_event.map_or_else(
+                || GO_ZERO_TIME.to_owned(),
+                sekia_protocol::gotime::format_local,
+            ),
             events_processed: self.events.load(Ordering::Relaxed),
             errors: self.errors.load(Ordering::Relaxed),
         }
@@ -180,16 +183,6 @@ impl State {
     }
 }
 
-/// `t` as Go's `time.Time` marshals to JSON (RFC3339Nano) in the local zone's
-/// offset at that instant, as a Go agent's `time.Now()` would read. Go's zero time
-/// if `t` cannot be written (a year outside 0..=9999).
-fn go_time_local(t: SystemTime) -> String {
-    let local: chrono::DateTime<chrono::Local> = t.into();
-    let offset = local.offset().local_minus_utc();
-    sekia_protocol::gotime::format_system_time(t, offset)
-        .unwrap_or_else(|_| GO_ZERO_TIME.to_owned())
-}
-
 /// A running presence. Dropping it stops the heartbeats (as does [`stop`](Self::stop)).
 pub struct PresenceHandle {
     state: Arc<State>,
@@ -200,7 +193,7 @@ pub struct PresenceHandle {
 impl PresenceHandle {
     /// Counts one processed event and stamps `last_event` with the clock.
     pub fn record_event(&self) {
-        let now = (self.state.clock)();
+        let now = self.state.clock.now();
         *self
             .state
             .last_event
@@ -289,7 +282,7 @@ mod tests {
     #[test]
     fn last_event_is_go_rfc3339_nano_in_the_local_offset() {
         let t = std::time::UNIX_EPOCH + Duration::from_millis(1_700_000_000_250);
-        let text = go_time_local(t);
+        let text = sekia_protocol::gotime::format_local(t);
         let parsed = chrono::DateTime::parse_from_rfc3339(&text).expect(&text);
         assert_eq!(SystemTime::from(parsed), t, "{text}");
         let local: chrono::DateTime<chrono::Local> = t.into();
@@ -303,7 +296,7 @@ mod tests {
         }
         let whole = std::time::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
         assert!(
-            !go_time_local(whole).contains('.'),
+            !sekia_protocol::gotime::format_local(whole).contains('.'),
             "no fraction when whole"
         );
     }

@@ -577,7 +577,9 @@ mod cases {
         ready(&*bus, &mut beats, "sekia.heartbeat.probe").await;
 
         let now = UNIX_EPOCH + Duration::from_secs(1_700_000_000) + Duration::from_millis(250);
-        let clock: Clock = Arc::new(move || now);
+        let manual = sekia_protocol::ManualClock::new(1_700_000_000);
+        manual.advance(Duration::from_millis(250));
+        let clock: Clock = Arc::new(manual);
         let registration = Registration {
             name: "test-agent".into(),
             version: "1.2.3".into(),

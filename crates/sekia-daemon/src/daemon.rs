@@ -105,9 +105,7 @@ impl Daemon {
             .await?;
         let engine = match crate::engine_config::engine_config(&config)? {
             Some(engine_config) => {
-                let engine_clock: Arc<dyn sekia_workflow::Clock> =
-                    Arc::new(sekia_workflow::SystemClock);
-                match Engine::start(Arc::clone(&bus), engine_config, engine_clock).await {
+                match Engine::start(Arc::clone(&bus), engine_config, Arc::clone(&clock)).await {
                     Ok(engine) => Some(engine),
                     Err(e) => {
                         stop.cancel();

@@ -2,7 +2,7 @@
 //! Lua workflow, whose signed command arrives on the agent's subject.
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use futures::StreamExt;
 use sekia_bus::{Bus, LocalBus};
@@ -34,7 +34,7 @@ async fn event_reaches_workflow_and_its_signed_command_reaches_the_agent() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("responder.lua"), RESPONDER).unwrap();
     let bus: Arc<dyn Bus> = Arc::new(LocalBus::new());
-    let clock = Arc::new(ManualClock::new(SystemTime::now()));
+    let clock = Arc::new(ManualClock::new(1_700_000_000));
     let daemon = Daemon::start_on(config(dir.path()), bus.clone(), clock)
         .await
         .unwrap();
@@ -79,7 +79,7 @@ async fn empty_workflows_dir_turns_the_engine_off() {
     let bus: Arc<dyn Bus> = Arc::new(LocalBus::new());
     let mut config = Config::default();
     config.workflows.dir = Default::default();
-    let daemon = Daemon::start_on(config, bus, Arc::new(ManualClock::new(SystemTime::now())))
+    let daemon = Daemon::start_on(config, bus, Arc::new(ManualClock::new(1_700_000_000)))
         .await
         .unwrap();
     assert!(daemon.workflows().await.workflows.is_empty());

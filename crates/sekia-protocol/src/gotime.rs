@@ -144,6 +144,15 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
     (year, month as u32, day as u32)
 }
 
+/// `t` as Go's `time.Time` marshals to JSON in the local zone's offset at that instant, as a
+/// Go agent's `time.Now()` reads; Go's zero time if `t` cannot be written (a year outside
+/// 0..=9999). The one place that asks the system for its time zone.
+pub fn format_local(t: SystemTime) -> String {
+    let local: chrono::DateTime<chrono::Local> = t.into();
+    format_system_time(t, local.offset().local_minus_utc())
+        .unwrap_or_else(|_| GO_ZERO_TIME.to_owned())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
