@@ -65,6 +65,10 @@ enum WorkflowsCommand {
         /// The workflows folder (default: workflows.dir from sekia.toml)
         #[arg(long, value_name = "DIR")]
         dir: Option<PathBuf>,
+        /// The skills folder, whose handler.lua files go into skills.sha256 (default:
+        /// skills.dir from sekia.toml, when it exists)
+        #[arg(long, value_name = "DIR")]
+        skills_dir: Option<PathBuf>,
     },
     /// Run a workflow file against an event in a fresh sandbox; prints what it would do as
     /// JSON lines and sends nothing
@@ -117,8 +121,8 @@ fn main() -> ExitCode {
     let result = match args.command {
         Command::Secrets(cmd) => run_secrets(cmd),
         Command::Workflows {
-            command: Some(WorkflowsCommand::Sign { dir }),
-        } => sign_workflows(dir),
+            command: Some(WorkflowsCommand::Sign { dir, skills_dir }),
+        } => sign_workflows(dir, skills_dir),
         Command::Workflows {
             command:
                 Some(WorkflowsCommand::Test {
@@ -296,28 +300,29 @@ fn workflows_table(report: &serde_json::Value) -> String {
     out
 }
 
-/// `workflows.dir` from the config sekiad would read, when no `--dir` is given.
-fn sign_workflows(dir: Option<PathBuf>) -> Result<()> {
+/// Writes `workflows.sha256` (and `skills.sha256` for skill handlers). Folders default to
+/// the ones in the config sekiad would read.
+fn sign_workflows(dir: Option<PathBuf>, skills_dir: Option<PathBuf>) -> Result<()> {
+    let configured = || sekia_daemon::config::load(&LoadOptions::from_process(None)).map(|l| l.config);
     let dir = match dir {
         Some(d) => d,
-        None => {
-            sekia_daemon::config::load(&LoadOptions::from_process(None))?
-                .config
-                .workflows
-                .dir
-        }
+        None => configured()?.workflows.dir,
     };
-    let manifest = sekia_workflow::sign(&dir)?;
-    let rendered = manifest.render();
-    let path = dir.join(sekia_workflow::MANIFEST_FILE);
-    std::fs::write(&path, &rendered).with_context(|| format!("writing {}", path.display()))?;
-    println!(
-        "Signed {} workflow(s) in {}",
-        manifest.entries.len(),
-        dir.display()
-    );
-    print!("{rendered}");
+    report_signed(&dir, &sekia_workflow::sign(&dir)?, "workflow");
+    let skills_dir = match skills_dir {
+        Some(d) => Some(d),
+        None => Some(configured()?.skills.dir).filter(|d| d.is_dir()),
+    };
+    if let Some(skills) = skills_dir {
+        report_signed(&skills, &sekia_workflow::sign_skills(&skills)?, "skill handler");
+    }
     Ok(())
+}
+
+/// `sign` and `sign_skills` have written the manifest; say what is in it, as sekia did.
+fn report_signed(dir: &Path, manifest: &sekia_workflow::Manifest, what: &str) {
+    println!("Signed {} {what}(s) in {}", manifest.entries.len(), dir.display());
+    print!("{}", manifest.render());
 }
 
 async fn test_workflow(file: &Path, event: &Path, ai_answer: Option<String>) -> Result<()> {
