@@ -87,10 +87,21 @@ fn list_reload_sign_and_dry_run() {
 
     let skills = sb.path().join("skills/triage");
     std::fs::create_dir_all(&skills).unwrap();
-    std::fs::write(skills.join("SKILL.md"), "---\nname: triage\n---\nSort things.\n").unwrap();
+    std::fs::write(
+        skills.join("SKILL.md"),
+        "---\nname: triage\n---\nSort things.\n",
+    )
+    .unwrap();
     std::fs::write(skills.join("handler.lua"), "-- nothing\n").unwrap();
     let skills_dir = sb.path().join("skills");
-    let sign = sb.sekiactl(&["workflows", "sign", "--dir", dir.to_str().unwrap(), "--skills-dir", skills_dir.to_str().unwrap()]);
+    let sign = sb.sekiactl(&[
+        "workflows",
+        "sign",
+        "--dir",
+        dir.to_str().unwrap(),
+        "--skills-dir",
+        skills_dir.to_str().unwrap(),
+    ]);
     assert!(sign.status.success(), "{}", stderr(&sign));
     assert!(
         stdout(&sign).contains("Signed 2 workflow(s)"),
@@ -99,9 +110,16 @@ fn list_reload_sign_and_dry_run() {
     );
     let manifest = std::fs::read_to_string(dir.join("workflows.sha256")).unwrap();
     assert!(manifest.contains("  responder.lua"), "{manifest}");
-    assert!(stdout(&sign).contains("Signed 1 skill handler(s)"), "{}", stdout(&sign));
+    assert!(
+        stdout(&sign).contains("Signed 1 skill handler(s)"),
+        "{}",
+        stdout(&sign)
+    );
     let skills_manifest = std::fs::read_to_string(skills_dir.join("skills.sha256")).unwrap();
-    assert!(skills_manifest.contains("triage/handler.lua"), "{skills_manifest}");
+    assert!(
+        skills_manifest.contains("triage/handler.lua"),
+        "{skills_manifest}"
+    );
 
     let (status, log) = terminate(daemon);
     assert!(status.success(), "{log}");

@@ -6,6 +6,7 @@ use std::time::{Duration, SystemTime};
 
 use sekia_bus::{Bus, BusError, LocalBus, NatsBus};
 use sekia_protocol::{AgentsResponse, Event, StatusResponse};
+use sekia_store::Store;
 use sekia_workflow::{DryRunReport, Engine, EngineError, LoadFailure, WorkflowStatus};
 use serde::Serialize;
 use thiserror::Error;
@@ -32,6 +33,14 @@ pub enum DaemonError {
     Engine(#[from] EngineError),
     #[error("workflow engine not enabled (workflows.dir is empty)")]
     WorkflowsDisabled,
+    #[error("event history is off (store.enabled = false)")]
+    HistoryDisabled,
+    #[error("event history: {0}")]
+    Store(#[from] sekia_store::StoreError),
+    #[error("{0} not found")]
+    NotFound(String),
+    #[error("field `{field}`: {message}")]
+    Invalid { field: String, message: String },
 }
 
 /// `GET /api/v1/workflows`: sekia's `{"workflows":[…]}` (each entry with our extra fields:
@@ -47,12 +56,13 @@ pub struct Daemon {
     inner: Arc<Inner>,
 }
 
-struct Inner {
+pub(crate) struct Inner {
     config: Config,
     bus: Arc<dyn Bus>,
+    pub(crate) store: Option<Store>,
     registry: Arc<Registry>,
     engine: Option<Engine>,
-    clock: Arc<dyn Clock>,
+    pub(crate) clock: Arc<dyn Clock>,
     started_at: SystemTime,
     stop: CancellationToken,
     tasks: Mutex<Vec<JoinHandle<()>>>,
@@ -90,6 +100,18 @@ impl Daemon {
                 "security.command_secret is empty: commands are sent unsigned and agents accept any command"
             );
         }
+        // History first: it must be listening before anything else can publish.
+        let store = if config.store.enabled {
+            let store = Store::open(
+                crate::engine_config::store_config(&config),
+                Arc::clone(&clock),
+            )?;
+            store.attach(bus.as_ref()).await?;
+            tracing::info!(path = %config.store.path.display(), "event history open");
+            Some(store)
+        } else {
+            None
+        };
         let stop = CancellationToken::new();
         let interval = config.registry.heartbeat_interval.get();
         let registry = Arc::new(Registry::new(
@@ -130,6 +152,7 @@ impl Daemon {
             inner: Arc::new(Inner {
                 config,
                 bus,
+                store,
                 registry,
                 engine,
                 clock,
@@ -138,6 +161,10 @@ impl Daemon {
                 tasks: Mutex::new(vec![registry_task]),
             }),
         })
+    }
+
+    pub(crate) fn inner(&self) -> &Inner {
+        &self.inner
     }
 
     pub fn config(&self) -> &Config {
@@ -238,6 +265,14 @@ impl Daemon {
             .is_err()
         {
             tracing::warn!("the bus did not drain within {DRAIN_TIMEOUT:?}");
+        }
+        // After the bus: everything it delivered is written before the store closes.
+        if let Some(store) = &self.inner.store {
+            match tokio::time::timeout(DRAIN_TIMEOUT * 2, store.close()).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => tracing::warn!(error = %e, "event history did not close cleanly"),
+                Err(_) => tracing::warn!("event history did not flush in time"),
+            }
         }
         tracing::info!("sekiad stopped");
     }

@@ -63,3 +63,16 @@ pub fn ai_config(config: &Config) -> Result<Option<AiConfig>, ConfigError> {
     };
     Ok(ai.is_usable().then_some(ai))
 }
+
+/// `[store]` onto the store's settings; the command secret lets it record whether each
+/// command's signature was valid.
+pub fn store_config(config: &Config) -> sekia_store::StoreConfig {
+    let s = &config.store;
+    sekia_store::StoreConfig {
+        max_events: s.max_events,
+        max_age: s.max_age.get(),
+        max_payload_bytes: usize::try_from(s.max_payload_bytes.bytes()).unwrap_or(usize::MAX),
+        command_secret: config.security.command_secret.expose().to_string(),
+        ..sekia_store::StoreConfig::new(&s.path)
+    }
+}

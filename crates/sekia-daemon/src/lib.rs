@@ -8,6 +8,7 @@ mod daemon;
 mod engine_config;
 pub mod fsperm;
 mod gotime;
+mod history;
 pub mod registry;
 pub mod secrets;
 
@@ -15,3 +16,7 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::Config;
 pub use daemon::{Daemon, DaemonError, WorkflowsReport};
 pub use gotime::go_time;
+pub use history::LiveFilter;
+pub use sekia_store::{
+    CommandQuery, EventQuery, OutcomeFilter, Page, StoreError, StoredCommand, StoredEvent,
+};

@@ -32,7 +32,8 @@ async fn eventually<F: Fn() -> Fut, Fut: std::future::Future<Output = bool>>(wha
 async fn agent_appears_goes_offline_and_returns() {
     let clock = Arc::new(ManualClock::new(1_700_000_000));
     let bus: Arc<dyn Bus> = Arc::new(LocalBus::new());
-    let daemon = Daemon::start_on(Config::default(), bus.clone(), clock.clone())
+    let tmp = tempfile::tempdir().unwrap();
+    let daemon = Daemon::start_on(test_config(tmp.path()), bus.clone(), clock.clone())
         .await
         .unwrap();
     assert_eq!(daemon.status().await.agent_count, 0);
@@ -93,7 +94,8 @@ async fn agent_appears_goes_offline_and_returns() {
 async fn malformed_announcements_are_ignored_not_fatal() {
     let clock = Arc::new(ManualClock::new(0));
     let bus: Arc<dyn Bus> = Arc::new(LocalBus::new());
-    let daemon = Daemon::start_on(Config::default(), bus.clone(), clock)
+    let tmp = tempfile::tempdir().unwrap();
+    let daemon = Daemon::start_on(test_config(tmp.path()), bus.clone(), clock)
         .await
         .unwrap();
     bus.publish("sekia.registry", "not json".into())
@@ -115,4 +117,11 @@ async fn malformed_announcements_are_ignored_not_fatal() {
     .await;
     assert_eq!(daemon.status().await.status, "ok");
     daemon.shutdown().await;
+}
+
+/// Defaults, with history in a throw-away folder instead of the user's data folder.
+fn test_config(dir: &std::path::Path) -> Config {
+    let mut config = Config::default();
+    config.store.path = dir.join("history/sekia.db");
+    config
 }

@@ -21,7 +21,7 @@ end)
 "#;
 
 fn config(dir: &std::path::Path) -> Config {
-    let mut config = Config::default();
+    let mut config = test_config(dir);
     config.workflows.dir = dir.to_path_buf();
     config.workflows.hot_reload = false;
     config.security.command_secret = Secret::new("shared-secret");
@@ -70,6 +70,28 @@ async fn event_reaches_workflow_and_its_signed_command_reaches_the_agent() {
     sekia_protocol::verify(&command, "shared-secret").expect("signed with the command secret");
     assert!(sekia_protocol::verify(&command, "other").is_err());
 
+    // Both the event and the command are in history; the command's signature checked out.
+    let mut history = None;
+    for _ in 0..200 {
+        let page = daemon
+            .commands(sekia_daemon::CommandQuery::default())
+            .await
+            .unwrap();
+        if let Some(c) = page.items.into_iter().next() {
+            history = Some(c);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let stored = history.expect("the command reaches history");
+    assert_eq!(
+        (stored.agent.as_str(), stored.command.as_str()),
+        ("test-agent", "handle")
+    );
+    assert_eq!(stored.source, "workflow:responder");
+    assert_eq!(stored.signature_valid, Some(true));
+    assert_eq!(daemon.event(&event.id).await.unwrap().source, "test");
+
     assert_eq!(daemon.reload_workflows().await.unwrap(), 1);
     daemon.shutdown().await;
 }
@@ -77,7 +99,8 @@ async fn event_reaches_workflow_and_its_signed_command_reaches_the_agent() {
 #[tokio::test]
 async fn empty_workflows_dir_turns_the_engine_off() {
     let bus: Arc<dyn Bus> = Arc::new(LocalBus::new());
-    let mut config = Config::default();
+    let tmp = tempfile::tempdir().unwrap();
+    let mut config = test_config(tmp.path());
     config.workflows.dir = Default::default();
     let daemon = Daemon::start_on(config, bus, Arc::new(ManualClock::new(1_700_000_000)))
         .await
@@ -88,4 +111,11 @@ async fn empty_workflows_dir_turns_the_engine_off() {
         Err(DaemonError::WorkflowsDisabled)
     ));
     daemon.shutdown().await;
+}
+
+/// Defaults, with history in a throw-away folder instead of the user's data folder.
+fn test_config(dir: &std::path::Path) -> Config {
+    let mut config = Config::default();
+    config.store.path = dir.join("history/sekia.db");
+    config
 }

@@ -64,16 +64,72 @@ impl ApiClient {
         serde_json::from_slice(&answer).map_err(|e| ClientError::Decode(e.to_string()))
     }
 
-    async fn request(
+    /// Follows a Server-Sent Events stream: calls `on_event(event_name, data)` for each
+    /// event until it returns `false` or the daemon ends the stream.
+    pub async fn follow_events(
+        &self,
+        path: &str,
+        mut on_event: impl FnMut(&str, &str) -> bool,
+    ) -> Result<(), ClientError> {
+        let response = self.send(Method::GET, path, None).await?;
+        let status = response.status();
+        let mut body = response.into_body();
+        if status != StatusCode::OK {
+            let bytes = body
+                .collect()
+                .await
+                .map_err(|e| self.transport(&e))?
+                .to_bytes();
+            return Err(status_error(status, &bytes));
+        }
+        let mut buffer = String::new();
+        let (mut name, mut data) = (String::new(), String::new());
+        while let Some(frame) = body.frame().await {
+            let frame = frame.map_err(|e| self.transport(&e))?;
+            let Some(chunk) = frame.data_ref() else {
+                continue;
+            };
+            buffer.push_str(&String::from_utf8_lossy(chunk));
+            while let Some(end) = buffer.find('\n') {
+                let line: String = buffer.drain(..=end).collect();
+                let line = line.trim_end_matches(['\n', '\r']);
+                if line.is_empty() {
+                    let event = if name.is_empty() {
+                        "message"
+                    } else {
+                        name.as_str()
+                    };
+                    if !data.is_empty() && !on_event(event, &data) {
+                        return Ok(());
+                    }
+                    name.clear();
+                    data.clear();
+                } else if let Some(v) = line.strip_prefix("event:") {
+                    name = v.trim_start().to_string();
+                } else if let Some(v) = line.strip_prefix("data:") {
+                    if !data.is_empty() {
+                        data.push('\n');
+                    }
+                    data.push_str(v.strip_prefix(' ').unwrap_or(v));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn transport(&self, e: &dyn std::fmt::Display) -> ClientError {
+        ClientError::Transport {
+            socket: self.socket.clone(),
+            message: e.to_string(),
+        }
+    }
+
+    async fn send(
         &self,
         method: Method,
         path: &str,
         body: Option<Bytes>,
-    ) -> Result<Bytes, ClientError> {
-        let transport = |e: &dyn std::fmt::Display| ClientError::Transport {
-            socket: self.socket.clone(),
-            message: e.to_string(),
-        };
+    ) -> Result<hyper::Response<hyper::body::Incoming>, ClientError> {
         let stream = tokio::net::UnixStream::connect(&self.socket)
             .await
             .map_err(|source| ClientError::NotRunning {
@@ -82,7 +138,7 @@ impl ApiClient {
             })?;
         let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
             .await
-            .map_err(|e| transport(&e))?;
+            .map_err(|e| self.transport(&e))?;
         tokio::spawn(async move {
             let _ = conn.await;
         });
@@ -95,28 +151,42 @@ impl ApiClient {
         }
         let request = builder
             .body(Full::new(body.unwrap_or_default()))
-            .map_err(|e| transport(&e))?;
-        let response = sender
+            .map_err(|e| self.transport(&e))?;
+        sender
             .send_request(request)
             .await
-            .map_err(|e| transport(&e))?;
+            .map_err(|e| self.transport(&e))
+    }
+
+    async fn request(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Bytes>,
+    ) -> Result<Bytes, ClientError> {
+        let response = self.send(method, path, body).await?;
         let status = response.status();
         let bytes = response
             .into_body()
             .collect()
             .await
-            .map_err(|e| transport(&e))?
+            .map_err(|e| self.transport(&e))?
             .to_bytes();
         if status != StatusCode::OK {
-            let message = serde_json::from_slice::<serde_json::Value>(&bytes)
-                .ok()
-                .and_then(|v| v.get("error").and_then(|e| e.as_str()).map(String::from))
-                .unwrap_or_else(|| String::from_utf8_lossy(&bytes).trim().to_string());
-            return Err(ClientError::Status {
-                status: status.as_u16(),
-                message,
-            });
+            return Err(status_error(status, &bytes));
         }
         Ok(bytes)
+    }
+}
+
+/// The daemon's `{"error": "..."}` (or its plain text) as an error.
+fn status_error(status: StatusCode, bytes: &[u8]) -> ClientError {
+    let message = serde_json::from_slice::<serde_json::Value>(bytes)
+        .ok()
+        .and_then(|v| v.get("error").and_then(|e| e.as_str()).map(String::from))
+        .unwrap_or_else(|| String::from_utf8_lossy(bytes).trim().to_string());
+    ClientError::Status {
+        status: status.as_u16(),
+        message,
     }
 }

@@ -45,6 +45,9 @@ enum Command {
         #[command(subcommand)]
         command: Option<WorkflowsCommand>,
     },
+    /// Event history: search, show, replay, tail, publish a test event
+    #[command(subcommand)]
+    Events(sekia_cli::events::EventsCommand),
     /// Encrypt config values with age (ENC[...]) and manage the key
     #[command(subcommand)]
     Secrets(SecretsCommand),
@@ -227,6 +230,9 @@ async fn run_api(command: Command, socket: Option<PathBuf>) -> Result<()> {
             println!("Workflows reloaded.");
             Ok(())
         }
+        Command::Events(cmd) => {
+            sekia_cli::events::run(&client, cmd, chrono::Utc::now().timestamp()).await
+        }
         Command::Workflows { .. } | Command::Secrets(_) => {
             unreachable!("handled without the daemon")
         }
@@ -303,7 +309,8 @@ fn workflows_table(report: &serde_json::Value) -> String {
 /// Writes `workflows.sha256` (and `skills.sha256` for skill handlers). Folders default to
 /// the ones in the config sekiad would read.
 fn sign_workflows(dir: Option<PathBuf>, skills_dir: Option<PathBuf>) -> Result<()> {
-    let configured = || sekia_daemon::config::load(&LoadOptions::from_process(None)).map(|l| l.config);
+    let configured =
+        || sekia_daemon::config::load(&LoadOptions::from_process(None)).map(|l| l.config);
     let dir = match dir {
         Some(d) => d,
         None => configured()?.workflows.dir,
@@ -314,14 +321,22 @@ fn sign_workflows(dir: Option<PathBuf>, skills_dir: Option<PathBuf>) -> Result<(
         None => Some(configured()?.skills.dir).filter(|d| d.is_dir()),
     };
     if let Some(skills) = skills_dir {
-        report_signed(&skills, &sekia_workflow::sign_skills(&skills)?, "skill handler");
+        report_signed(
+            &skills,
+            &sekia_workflow::sign_skills(&skills)?,
+            "skill handler",
+        );
     }
     Ok(())
 }
 
 /// `sign` and `sign_skills` have written the manifest; say what is in it, as sekia did.
 fn report_signed(dir: &Path, manifest: &sekia_workflow::Manifest, what: &str) {
-    println!("Signed {} {what}(s) in {}", manifest.entries.len(), dir.display());
+    println!(
+        "Signed {} {what}(s) in {}",
+        manifest.entries.len(),
+        dir.display()
+    );
     print!("{}", manifest.render());
 }
 

@@ -15,6 +15,7 @@ pub struct Config {
     pub server: ServerConfig,
     pub nats: NatsConfig,
     pub registry: RegistryConfig,
+    pub store: StoreConfig,
     pub workflows: WorkflowsConfig,
     pub web: WebConfig,
     pub ai: AiConfig,
@@ -98,6 +99,45 @@ impl Default for RegistryConfig {
             heartbeat_interval: Duration::from_secs(30),
             missed_heartbeats: 3,
         }
+    }
+}
+
+/// Event and command history (sekia kept none).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct StoreConfig {
+    /// Keep history at all. Off: nothing is written, and search and replay are unavailable.
+    pub enabled: bool,
+    /// The SQLite file; the platform's data folder by default.
+    pub path: PathBuf,
+    /// Oldest events beyond this many are deleted.
+    pub max_events: u64,
+    /// Events older than this are deleted.
+    pub max_age: Duration,
+    /// Payloads above this are stored cut, with a marker (the event itself is delivered whole).
+    pub max_payload_bytes: ByteSize,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            path: default_store_path().into(),
+            max_events: 1_000_000,
+            max_age: Duration::from_secs(30 * 24 * 3600),
+            max_payload_bytes: ByteSize::mib(1),
+        }
+    }
+}
+
+/// The platform's per-user data folder (`~` is expanded by the loader).
+fn default_store_path() -> &'static str {
+    if cfg!(target_os = "macos") {
+        "~/Library/Application Support/sekia/sekia.db"
+    } else if cfg!(windows) {
+        "~/AppData/Local/sekia/sekia.db"
+    } else {
+        "~/.local/share/sekia/sekia.db"
     }
 }
 
@@ -230,8 +270,9 @@ pub struct SecretsConfig {
 
 impl Config {
     /// Every path-valued key, so `~` expansion cannot forget one.
-    pub(crate) fn paths_mut(&mut self) -> [&mut PathBuf; 10] {
+    pub(crate) fn paths_mut(&mut self) -> [&mut PathBuf; 11] {
         [
+            &mut self.store.path,
             &mut self.server.socket,
             &mut self.nats.tls_ca_file,
             &mut self.nats.tls_cert_file,
