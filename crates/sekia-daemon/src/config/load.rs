@@ -125,6 +125,13 @@ pub fn load(opts: &LoadOptions) -> Result<Loaded, ConfigError> {
             }
         })?;
 
+    // The XDG base-directory spec moves the data folder; honour it for the default path only.
+    if cfg!(target_os = "linux")
+        && config.store.path == super::StoreConfig::default().path
+        && let Some(data) = opts.env.get("XDG_DATA_HOME").filter(|d| !d.is_empty())
+    {
+        config.store.path = Path::new(data).join("sekia/sekia.db");
+    }
     for path in config.paths_mut() {
         *path = expand_tilde(path, opts.home.as_deref());
     }
