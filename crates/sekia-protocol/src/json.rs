@@ -60,6 +60,82 @@ fn write_go_str_contents(out: &mut String, s: &str) {
     out.push_str(&s[start..]);
 }
 
+/// [`write_go_str`] into a byte buffer: appends `s` as a JSON string literal
+/// (with quotes), escaped exactly as Go's `json.Marshal` escapes it.
+///
+/// Scans bytes rather than chars: everything that needs an escape is ASCII,
+/// except U+2028/U+2029 (UTF-8 `E2 80 A8` / `E2 80 A9`).
+pub fn write_go_str_bytes(out: &mut Vec<u8>, s: &str) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    // Bytes that may start an escape: controls, `"`, `\`, `<`, `>`, `&`, and
+    // 0xE2 (the first byte of U+2028/U+2029).
+    const SPECIAL: [bool; 256] = {
+        let mut t = [false; 256];
+        let mut i = 0;
+        while i < 0x20 {
+            t[i] = true;
+            i += 1;
+        }
+        t[b'"' as usize] = true;
+        t[b'\\' as usize] = true;
+        t[b'<' as usize] = true;
+        t[b'>' as usize] = true;
+        t[b'&' as usize] = true;
+        t[0xe2] = true;
+        t
+    };
+    let b = s.as_bytes();
+    out.reserve(b.len() + 2);
+    out.push(b'"');
+    let mut start = 0;
+    let mut i = 0;
+    while i < b.len() {
+        let c = b[i];
+        if !SPECIAL[usize::from(c)] {
+            i += 1;
+            continue;
+        }
+        let short: &[u8] = match c {
+            b'"' => b"\\\"",
+            b'\\' => b"\\\\",
+            b'\n' => b"\\n",
+            b'\r' => b"\\r",
+            b'\t' => b"\\t",
+            0x08 => b"\\b",
+            0x0c => b"\\f",
+            0xe2 => {
+                if b.get(i + 1) == Some(&0x80) && matches!(b.get(i + 2), Some(0xa8 | 0xa9)) {
+                    out.extend_from_slice(&b[start..i]);
+                    out.extend_from_slice(if b[i + 2] == 0xa8 {
+                        b"\\u2028"
+                    } else {
+                        b"\\u2029"
+                    });
+                    i += 3;
+                    start = i;
+                } else {
+                    i += 1;
+                }
+                continue;
+            }
+            // The other controls and `<` `>` `&`.
+            _ => b"",
+        };
+        out.extend_from_slice(&b[start..i]);
+        if short.is_empty() {
+            out.extend_from_slice(b"\\u00");
+            out.push(HEX[usize::from(c >> 4)]);
+            out.push(HEX[usize::from(c & 0xf)]);
+        } else {
+            out.extend_from_slice(short);
+        }
+        i += 1;
+        start = i;
+    }
+    out.extend_from_slice(&b[start..]);
+    out.push(b'"');
+}
+
 /// Formats a finite `f64` exactly as Go's `encoding/json` `floatEncoder`
 /// does for a `float64`.
 ///
@@ -172,6 +248,43 @@ mod tests {
         assert_eq!(go_str("<a&b>"), r#""\u003ca\u0026b\u003e""#);
         assert_eq!(go_str("x\u{2028}y\u{2029}z"), r#""x\u2028y\u2029z""#);
         assert_eq!(go_str("é日本🎉/"), "\"é日本🎉/\"");
+    }
+
+    #[test]
+    fn byte_writer_matches_string_writer() {
+        let cases = [
+            "",
+            "plain",
+            "a\"b\\c",
+            "\n\r\t\u{8}\u{c}",
+            "\0\u{1}\u{1f}\u{7f}",
+            "<a&b>",
+            "x\u{2028}y\u{2029}z\u{2027}\u{202a}",
+            "é日本🎉/",
+            "\u{2028}",
+            "end\u{e2}",
+            "\u{2000}\u{2027}\u{20ac}\u{e2}\u{2028}\u{2028}<",
+        ];
+        for s in cases {
+            let mut b = Vec::new();
+            write_go_str_bytes(&mut b, s);
+            assert_eq!(String::from_utf8(b).unwrap(), go_str(s), "{s:?}");
+            let mut b = Vec::new();
+            write_go_str_bytes(&mut b, s);
+            assert_eq!(b, serde_json_go(s), "{s:?}");
+        }
+    }
+
+    #[test]
+    fn byte_writer_every_char_below_u_10000() {
+        let all: String = (0u32..0x1_0000).filter_map(char::from_u32).collect();
+        let mut b = Vec::new();
+        write_go_str_bytes(&mut b, &all);
+        assert_eq!(String::from_utf8(b).unwrap(), go_str(&all));
+    }
+
+    fn serde_json_go(s: &str) -> Vec<u8> {
+        to_vec(s).unwrap()
     }
 
     #[test]

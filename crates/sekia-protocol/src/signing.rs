@@ -46,6 +46,20 @@ pub fn compute_signature(cmd: &Command, secret: &str) -> Result<String, Signatur
     )))
 }
 
+/// The signature (64 lowercase hex characters) of already-built
+/// [`crate::canonical::signing_bytes`], given as consecutive parts (so that a
+/// caller that has most of them in an output buffer need not copy them).
+/// Same result as [`compute_signature`] on the command those bytes encode.
+pub fn signature_of_parts(secret: &str, parts: &[&[u8]]) -> String {
+    #[allow(clippy::expect_used)]
+    let mut mac =
+        HmacSha256::new_from_slice(secret.as_bytes()).expect("HMAC accepts keys of any length");
+    for p in parts {
+        mac.update(p);
+    }
+    hex::encode(mac.finalize().into_bytes())
+}
+
 /// Signs `cmd` in place. With an empty secret signing is off and `cmd` is
 /// left untouched, as in Go.
 pub fn sign(cmd: &mut Command, secret: &str) -> Result<(), SignatureError> {

@@ -152,13 +152,15 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
-    if std::env::var_os("SEKIA_BENCH_PROFILE").is_some() {
-        // One long single-thread run, for `perf record`.
+    if let Some(v) = std::env::var_os("SEKIA_BENCH_PROFILE") {
+        // One long single-thread run, for `perf record`; a number sets the event
+        // count (e.g. `SEKIA_BENCH_PROFILE=20000` under callgrind).
+        let n = v.to_str().and_then(|s| s.parse().ok()).unwrap_or(1_000_000);
         let st = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .unwrap();
-        let tp = st.block_on(throughput(1_000_000, 2048, 64 << 20));
+        let tp = st.block_on(throughput(n, 2048, 64 << 20));
         println!("{tp:.0} events/s");
         return;
     }

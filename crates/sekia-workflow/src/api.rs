@@ -52,6 +52,8 @@ pub(crate) struct VmCtx {
     pub stats: Arc<Stats>,
     /// The VM's memory limit (bytes, 0 = none), for [`crate::sandbox::without_limit`].
     pub memory_limit: usize,
+    /// Buffer size the last encoded command needed, to size the next one's.
+    pub command_size_hint: AtomicU32,
 }
 
 impl VmCtx {
@@ -77,6 +79,48 @@ pub(crate) struct Schedules(pub Vec<(Duration, Function)>);
 
 fn bad_arg(func: &str, n: usize, msg: impl std::fmt::Display) -> mlua::Error {
     mlua::Error::runtime(format!("bad argument #{n} to '{func}' ({msg})"))
+}
+
+/// `sekia.command`'s bytes for a sink that takes them encoded (the bus): the
+/// Go `json.Marshal` of the (signed) [`Command`], written straight from the
+/// Lua table. Same checks, in the same order, and the same bytes as building
+/// the [`Command`], [`sekia_protocol::sign`]ing it and encoding it: the
+/// signature covers `{"command":…,"payload":…,"source":…}` with the payload
+/// in canonical form, which for a converted table is the payload as published
+/// (see [`crate::convert::encode_payload`]), so that prefix is written once and
+/// serves both.
+fn encode_command(
+    lua: &Lua,
+    c: &VmCtx,
+    agent: &str,
+    command: &str,
+    payload: &Table,
+) -> mlua::Result<(String, Vec<u8>)> {
+    let mut out = Vec::with_capacity(c.command_size_hint.load(Ordering::Relaxed) as usize);
+    out.extend_from_slice(b"{\"command\":");
+    sekia_protocol::json::write_go_str_bytes(&mut out, command);
+    out.extend_from_slice(b",\"payload\":");
+    crate::sandbox::without_limit(lua, c.memory_limit, || {
+        crate::fastconv::encode_payload(lua, payload, &mut out)
+    })
+    .map_err(|e| bad_arg("command", 3, e))?;
+    let subject =
+        sekia_protocol::subjects::commands(agent).map_err(|e| bad_arg("command", 1, e))?;
+    out.extend_from_slice(b",\"source\":");
+    sekia_protocol::json::write_go_str_bytes(&mut out, &c.source);
+    let secret = &c.services.command_secret;
+    if !secret.is_empty() {
+        let signature = sekia_protocol::signing::signature_of_parts(secret, &[&out, b"}"]);
+        out.extend_from_slice(b",\"signature\":\"");
+        out.extend_from_slice(signature.as_bytes());
+        out.push(b'"');
+    }
+    out.push(b'}');
+    // The buffer also held the members before assembling them: size the next
+    // one as this one ended up.
+    c.command_size_hint
+        .store(out.capacity().min(1 << 16) as u32, Ordering::Relaxed);
+    Ok((subject, out))
 }
 
 /// Installs `sekia` and `print` into a fresh VM.
@@ -155,6 +199,15 @@ pub(crate) fn install(lua: &Lua, ctx: &Arc<VmCtx>) -> mlua::Result<()> {
             move |lua, (agent, command, payload): (String, String, Table)| {
                 let c = c.clone();
                 async move {
+                    if c.sink.takes_encoded_commands() {
+                        let (subject, bytes) =
+                            encode_command(&lua, &c, &agent, &command, &payload)?;
+                        return c
+                            .sink
+                            .send_encoded_command(&subject, bytes)
+                            .await
+                            .map_err(|e| mlua::Error::runtime(format!("sekia.command: {e}")));
+                    }
                     let payload = crate::sandbox::without_limit(&lua, c.memory_limit, || {
                         crate::convert::table_to_payload(&payload)
                     })
@@ -235,4 +288,79 @@ pub(crate) fn install(lua: &Lua, ctx: &Arc<VmCtx>) -> mlua::Result<()> {
         })?,
     )?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ctx(secret: &str) -> VmCtx {
+        VmCtx {
+            name: "w<x>".into(),
+            file: "w.lua".into(),
+            source: "workflow:w<x>".into(),
+            sink: Arc::new(crate::output::RecordingSink::default()),
+            services: Arc::new(Services {
+                llm: None,
+                persona: String::new(),
+                skills: Arc::new(Vec::new()),
+                skills_index: String::new(),
+                conversations: None,
+                command_secret: secret.into(),
+                hop_limit: 8,
+                clock: Arc::new(crate::clock::SystemClock),
+            }),
+            patterns: RwLock::new(Arc::from(Vec::new())),
+            hops: 0.into(),
+            loading: false.into(),
+            stats: Arc::new(Stats::default()),
+            memory_limit: 1 << 20,
+            command_size_hint: 16.into(),
+        }
+    }
+
+    /// The bytes `sekia.command` publishes are those of building, signing and
+    /// encoding a [`Command`], with and without a secret.
+    #[test]
+    fn encoded_command_matches_signed_command() {
+        let lua = crate::sandbox::new_vm(1 << 20).unwrap().0;
+        let cases = [
+            "return {}",
+            "return {id='evt_1', t=5, title='hello <&>\\u{2028}', z=2.5, big=2^60}",
+            "return {a={1,nil,3}, b={x={y={}}}, [7]=1, n=-0.0}",
+        ];
+        for secret in ["", "s3cret"] {
+            let c = ctx(secret);
+            for src in cases {
+                let t: Table = lua.load(src).eval().unwrap();
+                let (subject, bytes) =
+                    encode_command(&lua, &c, "agent-1", "do \"it\"", &t).unwrap();
+                assert_eq!(subject, "sekia.commands.agent-1");
+                let payload = crate::convert::table_to_payload(&t).unwrap();
+                let mut cmd = Command::new("do \"it\"", payload, c.source.clone());
+                sekia_protocol::sign(&mut cmd, secret).unwrap();
+                let want = sekia_protocol::json::to_vec(&cmd).unwrap();
+                assert_eq!(
+                    String::from_utf8(bytes.clone()).unwrap(),
+                    String::from_utf8(want).unwrap(),
+                    "{src}"
+                );
+                let back: Command = serde_json::from_slice(&bytes).unwrap();
+                sekia_protocol::verify(&back, secret).unwrap();
+                assert_eq!(back.signature.is_empty(), secret.is_empty());
+            }
+            let t: Table = lua.load("return {1, 2}").eval().unwrap();
+            let e = encode_command(&lua, &c, "agent-1", "x", &t).unwrap_err();
+            assert!(
+                e.to_string().contains("expected a table with string keys"),
+                "{e}"
+            );
+            let t: Table = lua.load("return {}").eval().unwrap();
+            let e = encode_command(&lua, &c, "bad agent", "x", &t).unwrap_err();
+            assert!(
+                e.to_string().contains("bad argument #1 to 'command'"),
+                "{e}"
+            );
+        }
+    }
 }

@@ -124,7 +124,7 @@ pub fn table_to_payload(table: &Table) -> Result<Payload, ConvertError> {
 impl ConvertError {
     /// Prepends a path segment while an error travels up (paths are only built
     /// on failure, never on the hot path).
-    fn within(mut self, segment: &str) -> Self {
+    pub(crate) fn within(mut self, segment: &str) -> Self {
         match &mut self {
             ConvertError::Unsupported { path, .. }
             | ConvertError::NonFinite { path, .. }
@@ -237,6 +237,299 @@ fn table_to_json(t: &Table, depth: usize) -> Result<Json, ConvertError> {
     Ok(Json::Object(map))
 }
 
+/// Encodes a Lua table as a `publish`/`command` payload straight to the bytes
+/// Go's `json.Marshal` writes for [`table_to_payload`]'s result (keys sorted,
+/// Go escaping and number format), without building a [`Payload`]: same
+/// accepted tables, same bytes, same errors. Appends to `out`; on error `out`
+/// is left as it was.
+///
+/// Since every number of a converted table is an exact integer (|n| ≤ 2^53) or
+/// a double, these bytes are also the payload's canonical form
+/// ([`sekia_protocol::canonical`]), which command signatures cover.
+pub fn encode_payload(table: &Table, out: &mut Vec<u8>) -> Result<(), ConvertError> {
+    let start = out.len();
+    match encode_table(table, 0, out) {
+        Ok(true) => Ok(()),
+        Ok(false) => {
+            out.truncate(start);
+            Err(ConvertError::NotAnObject)
+        }
+        Err(e) => {
+            out.truncate(start);
+            Err(e)
+        }
+    }
+}
+
+fn encode_value(value: &LuaValue, depth: usize, out: &mut Vec<u8>) -> Result<(), ConvertError> {
+    match value {
+        LuaValue::Nil => out.extend_from_slice(b"null"),
+        LuaValue::Boolean(true) => out.extend_from_slice(b"true"),
+        LuaValue::Boolean(false) => out.extend_from_slice(b"false"),
+        LuaValue::LightUserData(p) if p.0.is_null() => out.extend_from_slice(b"null"),
+        LuaValue::Integer(i) => encode_number(*i as f64, out)?,
+        LuaValue::Number(n) => encode_number(*n, out)?,
+        LuaValue::String(s) => {
+            let b = s.as_bytes();
+            match std::str::from_utf8(&b) {
+                Ok(text) => sekia_protocol::json::write_go_str_bytes(out, text),
+                Err(_) => {
+                    sekia_protocol::json::write_go_str_bytes(out, &String::from_utf8_lossy(&b))
+                }
+            }
+        }
+        LuaValue::Table(t) => {
+            encode_table(t, depth + 1, out)?;
+        }
+        other => {
+            return Err(ConvertError::Unsupported {
+                kind: other.type_name(),
+                path: String::new(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// [`number_json`] written out: exact integers as integers, other finite
+/// numbers as Go prints a `float64`.
+pub(crate) fn encode_number(n: f64, out: &mut Vec<u8>) -> Result<(), ConvertError> {
+    if !n.is_finite() {
+        return Err(ConvertError::NonFinite {
+            value: n,
+            path: String::new(),
+        });
+    }
+    if n.fract() == 0.0 && n.abs() <= MAX_EXACT_INT as f64 && !(n == 0.0 && n.is_sign_negative()) {
+        let mut i = n as i64;
+        if i < 0 {
+            out.push(b'-');
+            i = -i;
+        }
+        let mut digits = [0u8; 20];
+        let mut at = digits.len();
+        loop {
+            at -= 1;
+            digits[at] = b'0' + (i % 10) as u8;
+            i /= 10;
+            if i == 0 {
+                break;
+            }
+        }
+        out.extend_from_slice(&digits[at..]);
+    } else {
+        out.extend_from_slice(sekia_protocol::json::format_go_f64(n).as_bytes());
+    }
+    Ok(())
+}
+
+/// One member of a table being encoded; all ranges index the output buffer:
+/// the key as (lossy) UTF-8 for sorting, then the key as a JSON string, then
+/// the encoded value, back to back.
+#[derive(Clone, Copy)]
+pub(crate) struct Member {
+    pub key: usize,
+    pub quoted: usize,
+    pub value: usize,
+    pub end: usize,
+}
+
+/// [`table_to_json`] written out: appends the table's JSON to `out` and
+/// returns whether it is an object. Members are encoded in `pairs` order (so
+/// the first failing one is the one reported, as in [`table_to_json`]), then
+/// assembled in their final order after them, and moved down into place.
+fn encode_table(t: &Table, depth: usize, out: &mut Vec<u8>) -> Result<bool, ConvertError> {
+    if depth > MAX_DEPTH {
+        return Err(ConvertError::TooDeep);
+    }
+    let base = out.len();
+    let mut named: Vec<Member> = Vec::new();
+    // (index, value start, value end)
+    let mut indexed: Vec<(i64, usize, usize)> = Vec::new();
+    let mut other_numeric: Vec<Member> = Vec::new();
+    let mut max_index: i64 = 0;
+    for pair in t.pairs::<LuaValue, LuaValue>() {
+        let (k, v) = pair?;
+        match k {
+            LuaValue::String(s) => {
+                let key = out.len();
+                let b = s.as_bytes();
+                let text = match std::str::from_utf8(&b) {
+                    Ok(text) => std::borrow::Cow::Borrowed(text),
+                    Err(_) => String::from_utf8_lossy(&b),
+                };
+                out.extend_from_slice(text.as_bytes());
+                let quoted = out.len();
+                sekia_protocol::json::write_go_str_bytes(out, &text);
+                let value = out.len();
+                encode_value(&v, depth, out).map_err(|e| e.within(&format!(".{text}")))?;
+                named.push(Member {
+                    key,
+                    quoted,
+                    value,
+                    end: out.len(),
+                });
+            }
+            LuaValue::Integer(i) if i >= 1 => {
+                let value = out.len();
+                encode_value(&v, depth, out).map_err(|e| e.within(&format!("[{i}]")))?;
+                max_index = max_index.max(i);
+                indexed.push((i, value, out.len()));
+            }
+            LuaValue::Integer(i) => {
+                let name = i.to_string();
+                let m = push_numeric_key(out, &name);
+                encode_value(&v, depth, out).map_err(|e| e.within(&format!("[{i}]")))?;
+                other_numeric.push(Member {
+                    end: out.len(),
+                    ..m
+                });
+            }
+            LuaValue::Number(n) => {
+                let name = sekia_protocol::json::format_go_f64(n);
+                let m = push_numeric_key(out, &name);
+                encode_value(&v, depth, out).map_err(|e| e.within(&format!("[{name}]")))?;
+                other_numeric.push(Member {
+                    end: out.len(),
+                    ..m
+                });
+            }
+            other => {
+                return Err(ConvertError::BadKey {
+                    kind: other.type_name(),
+                    path: String::new(),
+                });
+            }
+        }
+    }
+    assemble(out, base, named, indexed, other_numeric, max_index)
+}
+
+/// Writes the members encoded after `base` as the table's JSON (array or
+/// object, as `table_to_json` decides), moves it down to `base` and returns
+/// whether it is an object.
+pub(crate) fn assemble(
+    out: &mut Vec<u8>,
+    base: usize,
+    mut named: Vec<Member>,
+    indexed: Vec<(i64, usize, usize)>,
+    other_numeric: Vec<Member>,
+    max_index: i64,
+) -> Result<bool, ConvertError> {
+    let assembled = out.len();
+    let is_object;
+    if named.is_empty()
+        && other_numeric.is_empty()
+        && !indexed.is_empty()
+        && max_index <= (indexed.len() as i64).saturating_mul(2)
+    {
+        // A list, possibly with holes (see `table_to_json`).
+        let mut slots: Vec<Option<(usize, usize)>> = vec![None; max_index as usize];
+        for (i, s, e) in indexed {
+            slots[(i - 1) as usize] = Some((s, e));
+        }
+        out.push(b'[');
+        for (n, slot) in slots.into_iter().enumerate() {
+            if n > 0 {
+                out.push(b',');
+            }
+            match slot {
+                Some((s, e)) => out.extend_from_within(s..e),
+                None => out.extend_from_slice(b"null"),
+            }
+        }
+        out.push(b']');
+        is_object = false;
+    } else {
+        // String keys: sorted bytewise (as `serde_json::Map`); distinct Lua
+        // strings that read the same after the lossy UTF-8 conversion keep the
+        // last one in `pairs` order, as a map insert would.
+        named.sort_by(|a, b| out[a.key..a.quoted].cmp(&out[b.key..b.quoted]));
+        let mut members = named;
+        let mut kept = 0;
+        for n in 0..members.len() {
+            let m = members[n];
+            if kept > 0
+                && out[members[kept - 1].key..members[kept - 1].quoted] == out[m.key..m.quoted]
+            {
+                members[kept - 1] = m;
+            } else {
+                members[kept] = m;
+                kept += 1;
+            }
+        }
+        members.truncate(kept);
+        let strings = members.len();
+        // Numeric keys become strings; one spelling a string key is an error.
+        // (Two numeric keys never spell the same: integers print without a
+        // point or exponent, other numbers with one, or beyond i64.)
+        let mut numeric: Vec<Member> = Vec::new();
+        for (i, s, e) in indexed {
+            let name = i.to_string();
+            let m = push_numeric_key(out, &name);
+            out.extend_from_within(s..e);
+            numeric.push(Member {
+                end: out.len(),
+                ..m
+            });
+        }
+        numeric.extend(other_numeric);
+        for m in &numeric {
+            let name = &out[m.key..m.quoted];
+            if members[..strings]
+                .binary_search_by(|x| out[x.key..x.quoted].cmp(name))
+                .is_ok()
+            {
+                let key = String::from_utf8_lossy(name).into_owned();
+                out.truncate(base);
+                return Err(ConvertError::DuplicateKey {
+                    key,
+                    path: String::new(),
+                });
+            }
+        }
+        if !numeric.is_empty() {
+            members.extend(numeric);
+            members.sort_by(|a, b| out[a.key..a.quoted].cmp(&out[b.key..b.quoted]));
+        }
+        let assembled_at = out.len();
+        out.push(b'{');
+        for (n, m) in members.iter().enumerate() {
+            if n > 0 {
+                out.push(b',');
+            }
+            out.extend_from_within(m.quoted..m.value);
+            out.push(b':');
+            out.extend_from_within(m.value..m.end);
+        }
+        out.push(b'}');
+        out.copy_within(assembled_at.., base);
+        out.truncate(base + (out.len() - assembled_at));
+        return Ok(true);
+    }
+    out.copy_within(assembled.., base);
+    out.truncate(base + (out.len() - assembled));
+    Ok(is_object)
+}
+
+/// Writes a numeric key's name (ASCII: digits, `-`, `.`, `e`, `+`) for
+/// sorting and quoted, and returns the member with its value starting next.
+pub(crate) fn push_numeric_key(out: &mut Vec<u8>, name: &str) -> Member {
+    let key = out.len();
+    out.extend_from_slice(name.as_bytes());
+    let quoted = out.len();
+    out.push(b'"');
+    out.extend_from_slice(name.as_bytes());
+    out.push(b'"');
+    let value = out.len();
+    Member {
+        key,
+        quoted,
+        value,
+        end: value,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -290,6 +583,61 @@ mod tests {
         let third: f64 = lua.load("return t.a[3]").eval().unwrap();
         assert_eq!(third, 3.0);
         assert_eq!(lua_to_json(&t).unwrap().to_string(), r#"{"a":[1,null,3]}"#);
+    }
+
+    /// The direct encoder must give the bytes `table_to_payload` + Go encoding
+    /// give, and the same errors.
+    #[test]
+    fn encode_payload_matches_table_to_payload() {
+        let lua = Lua::new();
+        lua.globals().set("null", LuaValue::NULL).unwrap();
+        let cases = [
+            "return {}",
+            "return {a=1,b={c='d'}}",
+            "return {id='evt_1', t=5, title='hello <&>', z=2.5, n=-0.0, big=2^60, neg=-7}",
+            "return {x={1,2,3}, y={1,nil,3}, w={[1]=1,[4]=4}, q={[10]=1}}",
+            "return {1,2,x=3}",
+            "return {[1.5]=1, a=2}",
+            "return {[-1]=1, [0]=2, s='x'}",
+            "return {[1]=1,['1']=2}",
+            "return {a={[2]=1,['2']=2}}",
+            "return {a={b=print}}",
+            "return {a={1,2,{c=0/0}}}",
+            "return {[true]=1}",
+            "return {1,2}",
+            "return {{}}",
+            "return {a={}, b={{}}, c={null, 1}, d=null, e=true, f=false}",
+            "local t = {} t.self = t return t",
+            "return {['\\u{2028}k\\n']='\\0\\u{7f}\\u{2029}', ['\\xff']='\\xfe', ['\\xfe']=1}",
+            "return {a = {[1e300]=1, [-2^63]=2, [3]=3}}",
+            "return {[1]=1,[2]=2,[3]=3,[7]=7}",
+            "return {[1]=1,[2]=2,[3]=3,[8]=8}",
+            "return {1e21, 1e-7, 0.1, 123456789012345678}",
+        ];
+        for src in cases {
+            let t: Table = lua.load(src).eval().unwrap();
+            let want = table_to_payload(&t)
+                .map(|p| sekia_protocol::json::to_vec(&p).unwrap())
+                .map_err(|e| e.to_string());
+            let mut out = b"prefix".to_vec();
+            let got = encode_payload(&t, &mut out)
+                .map(|()| out[6..].to_vec())
+                .map_err(|e| e.to_string());
+            if got.is_err() {
+                assert_eq!(out, b"prefix", "{src}");
+            }
+            assert_eq!(
+                got.as_ref()
+                    .map(|b| String::from_utf8_lossy(b).into_owned()),
+                want.as_ref()
+                    .map(|b| String::from_utf8_lossy(b).into_owned()),
+                "{src}"
+            );
+            if let Ok(p) = table_to_payload(&t) {
+                let canon = sekia_protocol::canonical::to_canonical_string(&Json::Object(p));
+                assert_eq!(canon.unwrap().into_bytes(), got.unwrap(), "{src}");
+            }
+        }
     }
 
     #[test]

@@ -19,6 +19,7 @@ pub mod convert;
 mod dryrun;
 mod engine;
 pub mod error;
+mod fastconv;
 pub mod manifest;
 mod output;
 pub mod sandbox;

@@ -75,6 +75,16 @@ pub(crate) trait Sink: Send + Sync {
         command: Command,
     ) -> Result<(), String>;
     fn log(&self, workflow: &str, level: LogLevel, message: &str);
+    /// Whether `sekia.command` may hand over the encoded bytes
+    /// ([`Sink::send_encoded_command`]) instead of a [`Command`].
+    fn takes_encoded_commands(&self) -> bool {
+        false
+    }
+    /// Sends a command already encoded as Go would encode it.
+    async fn send_encoded_command(&self, subject: &str, bytes: Vec<u8>) -> Result<(), String> {
+        let _ = (subject, bytes);
+        Err("this sink takes commands, not bytes".to_owned())
+    }
 }
 
 /// Publishes on the bus and logs through `tracing`.
@@ -99,6 +109,17 @@ impl Sink for BusSink {
         command: Command,
     ) -> Result<(), String> {
         let bytes = sekia_protocol::json::to_vec(&command).map_err(|e| e.to_string())?;
+        self.bus
+            .publish(subject, Bytes::from(bytes))
+            .await
+            .map_err(|e| e.to_string())
+    }
+
+    fn takes_encoded_commands(&self) -> bool {
+        true
+    }
+
+    async fn send_encoded_command(&self, subject: &str, bytes: Vec<u8>) -> Result<(), String> {
         self.bus
             .publish(subject, Bytes::from(bytes))
             .await

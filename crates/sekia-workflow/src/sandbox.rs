@@ -47,6 +47,9 @@ const CLOCK_EVERY: u32 = 64;
 /// so a yield from the interrupt just makes the future return `Pending` once.
 pub const TIME_SLICE: Duration = Duration::from_millis(5);
 
+/// Finished handler coroutines kept for reuse per VM.
+const THREAD_POOL: usize = 8;
+
 /// The time budget of the call running in a VM, checked by Luau's interrupt.
 ///
 /// Once expired, every interrupt raises again, so a script that catches the error
@@ -125,9 +128,11 @@ impl Deadline {
 ///
 /// The caller adds its globals (`sekia`, `print`) and then calls [`seal`].
 pub fn new_vm(memory_limit: usize) -> mlua::Result<(Lua, Deadline)> {
+    // Handlers run as coroutines (`call_async`); without a pool mlua creates a
+    // new Luau thread for every call.
     let lua = Lua::new_with(
         StdLib::TABLE | StdLib::STRING | StdLib::MATH,
-        LuaOptions::default(),
+        LuaOptions::default().thread_pool_size(THREAD_POOL),
     )?;
     let globals = lua.globals();
     for name in REMOVED_GLOBALS {

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use mlua::{Function, Lua, Table};
+use mlua::{Function, Lua};
 
 use crate::api::{Handlers, Schedules, Services, VmCtx};
 use crate::error::{LoadError, LoadErrorKind};
@@ -44,18 +44,9 @@ impl Failure {
     }
 }
 
-/// The event table's keys, created once per VM (saves a string lookup each).
-struct Keys {
-    id: mlua::LuaString,
-    ty: mlua::LuaString,
-    source: mlua::LuaString,
-    timestamp: mlua::LuaString,
-    payload: mlua::LuaString,
-}
-
 /// A loaded workflow VM.
 pub(crate) struct Vm {
-    keys: Keys,
+    keys: crate::fastconv::EventKeys,
     lua: Lua,
     deadline: Deadline,
     pub ctx: Arc<VmCtx>,
@@ -88,19 +79,11 @@ impl Vm {
             loading: true.into(),
             stats: Arc::new(Stats::default()),
             memory_limit: p.limits.memory,
+            command_size_hint: 128.into(),
         });
         crate::api::install(&lua, &ctx).map_err(setup)?;
         sandbox::seal(&lua).map_err(setup)?;
-        let keys = (|| -> mlua::Result<Keys> {
-            Ok(Keys {
-                id: lua.create_string("id")?,
-                ty: lua.create_string("type")?,
-                source: lua.create_string("source")?,
-                timestamp: lua.create_string("timestamp")?,
-                payload: lua.create_string("payload")?,
-            })
-        })()
-        .map_err(setup)?;
+        let keys = crate::fastconv::EventKeys::new(&lua).map_err(setup)?;
         let vm = Vm {
             keys,
             lua,
@@ -178,21 +161,6 @@ impl Vm {
         let _ = self.lua.gc_collect();
     }
 
-    fn event_table(&self, inc: &Incoming) -> mlua::Result<Table> {
-        let e = &inc.event;
-        let k = &self.keys;
-        let t = self.lua.create_table_with_capacity(0, 5)?;
-        t.raw_set(&k.id, e.id.as_str())?;
-        t.raw_set(&k.ty, e.event_type.as_str())?;
-        t.raw_set(&k.source, e.source.as_str())?;
-        t.raw_set(&k.timestamp, e.timestamp as f64)?;
-        t.raw_set(
-            &k.payload,
-            crate::convert::map_to_lua(&self.lua, &e.payload)?,
-        )?;
-        Ok(t)
-    }
-
     /// Delivers one event to every matching handler, in registration order, all
     /// sharing one event table (as sekia).
     pub async fn handle(&self, inc: &Incoming) {
@@ -214,7 +182,11 @@ impl Vm {
         } else {
             0
         };
-        let table = match sandbox::without_limit(&self.lua, limit, || self.event_table(inc)) {
+        let table = match sandbox::without_limit(&self.lua, limit, || {
+            // Unprotected when no limit applies (lifted, or none configured).
+            let protect = limit == 0 && self.limits.memory > 0;
+            crate::fastconv::event_table(&self.lua, &self.keys, &inc.event, protect)
+        }) {
             Ok(t) => t,
             Err(e) => {
                 self.report("event conversion failed", Failure::Error(error_text(&e)));

@@ -89,6 +89,10 @@ impl Workflow {
     }
 }
 
+/// Most queued events handled in a row before the task checks for a stop or a
+/// due schedule again.
+const BATCH: usize = 64;
+
 async fn run(
     vm: Vm,
     mut rx: mpsc::Receiver<Arc<Incoming>>,
@@ -113,7 +117,29 @@ async fn run(
                 }
             }
             item = rx.recv() => match item {
-                Some(inc) => vm.handle(&inc).await,
+                Some(inc) => {
+                    vm.handle(&inc).await;
+                    // Handle what else is queued before going back to `select!`
+                    // (bounded, so stops and schedules are still seen promptly).
+                    let mut yielded = false;
+                    let mut n = 1;
+                    while n < BATCH {
+                        match rx.try_recv() {
+                            Ok(inc) => {
+                                vm.handle(&inc).await;
+                                n += 1;
+                            }
+                            // Queue empty: let the router (often on this worker)
+                            // run once and refill it, rather than park and be
+                            // woken for the next event.
+                            Err(mpsc::error::TryRecvError::Empty) if !yielded => {
+                                yielded = true;
+                                tokio::task::yield_now().await;
+                            }
+                            Err(_) => break,
+                        }
+                    }
+                }
                 None => break,
             },
         }
