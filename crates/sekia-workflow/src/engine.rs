@@ -369,21 +369,7 @@ impl Engine {
             self.inner.clock.now(),
             cfg.queue_capacity,
         );
-        let old = {
-            let mut guard = match self.inner.workflows.write() {
-                Ok(g) => g,
-                Err(p) => p.into_inner(),
-            };
-            let mut list: Vec<Arc<Workflow>> = guard.iter().cloned().collect();
-            let old = list
-                .iter()
-                .position(|w| w.name == name)
-                .map(|i| list.remove(i));
-            list.push(wf);
-            list.sort_by(|a, b| a.name.cmp(&b.name));
-            *guard = Arc::new(list);
-            old
-        };
+        let old = self.swap(name, Some(wf));
         if let Ok(mut errs) = self.inner.load_errors.lock() {
             errs.remove(name);
         }
@@ -392,6 +378,26 @@ impl Engine {
         }
         tracing::info!(workflow = name, "workflow loaded");
         Ok(())
+    }
+
+    /// Puts `new` in place of the workflow called `name` (or just removes it) in the list the
+    /// router reads, keeping it sorted by name; returns the old version.
+    fn swap(&self, name: &str, new: Option<Arc<Workflow>>) -> Option<Arc<Workflow>> {
+        let mut guard = match self.inner.workflows.write() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        let mut list: Vec<Arc<Workflow>> = guard.iter().cloned().collect();
+        let old = list
+            .iter()
+            .position(|w| w.name == name)
+            .map(|i| list.remove(i));
+        if let Some(wf) = new {
+            list.push(wf);
+            list.sort_by(|a, b| a.name.cmp(&b.name));
+        }
+        *guard = Arc::new(list);
+        old
     }
 
     /// Stops a replaced version: it finishes its queue, bounded by the grace.
@@ -408,19 +414,7 @@ impl Engine {
     }
 
     async fn remove(&self, name: &str) -> bool {
-        let old = {
-            let mut guard = match self.inner.workflows.write() {
-                Ok(g) => g,
-                Err(p) => p.into_inner(),
-            };
-            let mut list: Vec<Arc<Workflow>> = guard.iter().cloned().collect();
-            let old = list
-                .iter()
-                .position(|w| w.name == name)
-                .map(|i| list.remove(i));
-            *guard = Arc::new(list);
-            old
-        };
+        let old = self.swap(name, None);
         match old {
             Some(w) => {
                 self.stop_in_background(&w);
