@@ -113,31 +113,18 @@ impl Daemon {
             None
         };
         let stop = CancellationToken::new();
-        let interval = config.registry.heartbeat_interval.get();
-        let registry = Arc::new(Registry::new(
-            Arc::clone(&clock),
-            interval,
-            config.registry.missed_heartbeats,
-        ));
-        let sweep_every = interval
-            .min(Duration::from_secs(10))
-            .max(Duration::from_millis(100));
-        let registry_task = registry
-            .spawn(bus.as_ref(), sweep_every, stop.child_token())
-            .await?;
-        let engine = match crate::engine_config::engine_config(&config)? {
-            Some(engine_config) => {
-                match Engine::start(Arc::clone(&bus), engine_config, Arc::clone(&clock)).await {
-                    Ok(engine) => Some(engine),
-                    Err(e) => {
-                        stop.cancel();
-                        return Err(e.into());
-                    }
+        let started = Self::start_components(&config, &bus, &clock, &stop).await;
+        let (registry, registry_task, engine) = match started {
+            Ok(parts) => parts,
+            Err(e) => {
+                // Undo what did start, so a failed start leaves no writer thread behind.
+                stop.cancel();
+                if let Some(store) = &store
+                    && let Err(close) = store.close().await
+                {
+                    tracing::warn!(error = %close, "event history did not close cleanly");
                 }
-            }
-            None => {
-                tracing::info!("workflows.dir is empty: the workflow engine is off");
-                None
+                return Err(e);
             }
         };
         tracing::info!(
@@ -161,6 +148,38 @@ impl Daemon {
                 tasks: Mutex::new(vec![registry_task]),
             }),
         })
+    }
+
+    /// The registry, then the workflow engine (sekia's order). Fails without side effects
+    /// beyond what `stop` cancels.
+    async fn start_components(
+        config: &Config,
+        bus: &Arc<dyn Bus>,
+        clock: &Arc<dyn Clock>,
+        stop: &CancellationToken,
+    ) -> Result<(Arc<Registry>, JoinHandle<()>, Option<Engine>), DaemonError> {
+        let interval = config.registry.heartbeat_interval.get();
+        let registry = Arc::new(Registry::new(
+            Arc::clone(clock),
+            interval,
+            config.registry.missed_heartbeats,
+        ));
+        let sweep_every = interval
+            .min(Duration::from_secs(10))
+            .max(Duration::from_millis(100));
+        let registry_task = registry
+            .spawn(bus.as_ref(), sweep_every, stop.child_token())
+            .await?;
+        let engine = match crate::engine_config::engine_config(config)? {
+            Some(engine_config) => {
+                Some(Engine::start(Arc::clone(bus), engine_config, Arc::clone(clock)).await?)
+            }
+            None => {
+                tracing::info!("workflows.dir is empty: the workflow engine is off");
+                None
+            }
+        };
+        Ok((registry, registry_task, engine))
     }
 
     pub(crate) fn inner(&self) -> &Inner {
