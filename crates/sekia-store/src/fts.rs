@@ -7,8 +7,9 @@
 //! hash of the event id to its rows; rows above `indexed_upto` are found by
 //! scanning the short unindexed tail.
 //!
-//! `events_fts` is a contentless FTS5 table (`contentless_delete=1`) whose
-//! rowid is the event's `seq`. Rows are not indexed by a trigger — per-row
+//! `events_fts` is a contentless FTS5 table (`contentless_delete=1`,
+//! `detail=none`: rowids only, as searches are ANDed single tokens and
+//! prefixes) whose rowid is the event's `seq`. Rows are not indexed by a trigger — per-row
 //! FTS triggers cap ingest at ~40k rows/s here — but in chunks of consecutive
 //! seqs by the writer thread when it has no ingest work, or after every
 //! batch once the lag exceeds `fts_max_lag`. `meta.indexed_upto` records

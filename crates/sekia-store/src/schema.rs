@@ -84,6 +84,27 @@ const MIGRATIONS: &[&str] = &[
         content = '', contentless_delete = 1, detail = column, tokenize = 'unicode61'
     );
     "#,
+    // 3: a cheaper full-text index, rebuilt from the events. Searches only
+    // AND single quoted tokens and prefixes (see `fts::match_expr`): no
+    // phrases, column filters, NEAR or ranking, so positions and columns
+    // (`detail=column`) were stored for nothing. `detail=none` keeps rowids
+    // only. Merges are batched wider (`automerge` 16 instead of 4, so a row
+    // is rewritten about half as often; `crisismerge` above it) and the
+    // pending-terms hash may hold a whole indexing chunk (`hashsize`), so a
+    // chunk becomes one segment. The index is refilled from `indexed_upto`
+    // 0 by the writer behind ingest, like any unindexed tail; `event_ids`
+    // keeps its rows (the refill's inserts into it are ignored duplicates).
+    r#"
+    DROP TABLE events_fts;
+    CREATE VIRTUAL TABLE events_fts USING fts5(
+        type, source, payload,
+        content = '', contentless_delete = 1, detail = none, tokenize = 'unicode61'
+    );
+    INSERT INTO events_fts(events_fts, rank) VALUES ('automerge', 16);
+    INSERT INTO events_fts(events_fts, rank) VALUES ('crisismerge', 32);
+    INSERT INTO events_fts(events_fts, rank) VALUES ('hashsize', 33554432);
+    UPDATE meta SET value = 0 WHERE key = 'indexed_upto';
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -100,6 +100,105 @@ async fn a_v1_database_is_upgraded_and_keeps_its_rows() {
     store.close().await.unwrap();
 }
 
+/// Schema version 2 as that release wrote it: the v2 tables, a
+/// `detail=column` FTS index and one event already indexed in both indexes.
+const V2: &str = r#"
+    CREATE TABLE events (
+        seq INTEGER PRIMARY KEY, subject TEXT NOT NULL, id TEXT NOT NULL,
+        type TEXT NOT NULL, source TEXT NOT NULL, timestamp INTEGER NOT NULL,
+        payload TEXT NOT NULL, received_at INTEGER NOT NULL,
+        truncated INTEGER NOT NULL DEFAULT 0);
+    CREATE TABLE commands (
+        seq INTEGER PRIMARY KEY, subject TEXT NOT NULL, agent TEXT NOT NULL,
+        command TEXT NOT NULL, source TEXT NOT NULL, signature TEXT NOT NULL,
+        signature_valid INTEGER, payload TEXT NOT NULL, received_at INTEGER NOT NULL,
+        truncated INTEGER NOT NULL DEFAULT 0, command_id TEXT, outcome TEXT,
+        outcome_error TEXT, outcome_duration_ms INTEGER, outcome_at INTEGER);
+    CREATE INDEX commands_command_id ON commands(command_id);
+    CREATE INDEX commands_agent ON commands(agent, seq);
+    CREATE TABLE event_ids (id_hash INTEGER NOT NULL, seq INTEGER NOT NULL,
+        PRIMARY KEY (id_hash, seq)) WITHOUT ROWID;
+    CREATE TABLE replays (event_id TEXT PRIMARY KEY, replayed_from TEXT NOT NULL) WITHOUT ROWID;
+    CREATE TABLE pending_outcomes (command_id TEXT PRIMARY KEY, outcome TEXT NOT NULL,
+        error TEXT, duration_ms INTEGER, at INTEGER NOT NULL) WITHOUT ROWID;
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
+    CREATE VIRTUAL TABLE events_fts USING fts5(
+        type, source, payload,
+        content = '', contentless_delete = 1, detail = column, tokenize = 'unicode61');
+    INSERT INTO events(seq, subject, id, type, source, timestamp, payload, received_at)
+        VALUES (1, 'sekia.events.github', 'evt_v2', 'github.issue.opened', 'github', 7,
+                '{"title":"old crash"}', 1000);
+    INSERT INTO events_fts(rowid, type, source, payload)
+        VALUES (1, 'github.issue.opened', 'github', '{"title":"old crash"}');
+    INSERT INTO event_ids(id_hash, seq) SELECT 0, 1;
+    INSERT INTO meta(key, value) VALUES ('indexed_upto', 1), ('events_seq', 1), ('commands_seq', 0);
+    PRAGMA user_version = 2;
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_v2_database_gets_the_new_index_and_keeps_its_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sekia.db");
+    rusqlite::Connection::open(&path)
+        .unwrap()
+        .execute_batch(V2)
+        .unwrap();
+
+    let (store, bus) = common::open(dir.path(), Arc::new(SystemClock), |c| {
+        c.max_age = std::time::Duration::from_secs(u32::MAX as u64 * 1000)
+    })
+    .await;
+    let (version, fts_sql): (i64, String) = store
+        .read(|r| {
+            let c = r.connection();
+            Ok((
+                c.query_row("PRAGMA user_version", [], |row| row.get(0))
+                    .unwrap(),
+                c.query_row(
+                    "SELECT sql FROM sqlite_master WHERE name = 'events_fts'",
+                    [],
+                    |row| row.get(0),
+                )
+                .unwrap(),
+            ))
+        })
+        .await
+        .unwrap();
+    assert_eq!(version, SCHEMA_VERSION);
+    assert!(fts_sql.contains("detail = none"), "{fts_sql}");
+    let automerge: i64 = store
+        .read(|r| {
+            Ok(r.connection()
+                .query_row(
+                    "SELECT v FROM events_fts_config WHERE k = 'automerge'",
+                    [],
+                    |row| row.get(0),
+                )
+                .unwrap())
+        })
+        .await
+        .unwrap();
+    assert_eq!(automerge, 16);
+    // Found before and after the rebuilt index reaches it.
+    assert_eq!(store.get_event("evt_v2").await.unwrap().unwrap().seq, 1);
+
+    common::publish(&bus, "evt_v3", "t", "s", 8, json!({"title": "new crash"})).await;
+    common::written(&store, 1).await;
+    common::indexed(&store).await;
+    assert_eq!(store.get_event("evt_v2").await.unwrap().unwrap().seq, 1);
+    assert_eq!(store.get_event("evt_v3").await.unwrap().unwrap().seq, 2);
+    let search = |q: &str| sekia_store::EventQuery {
+        q: Some(q.into()),
+        ..Default::default()
+    };
+    let hits = store.list_events(search("crash")).await.unwrap();
+    assert_eq!(hits.items.len(), 2, "the old row is re-indexed once");
+    let old = store.list_events(search("github.iss*")).await.unwrap();
+    assert_eq!(old.items.len(), 1);
+    assert_eq!(old.items[0].id, "evt_v2");
+    store.close().await.unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_newer_database_is_refused_by_name_and_versions() {
     let dir = tempfile::tempdir().unwrap();
