@@ -119,11 +119,16 @@ async fn events(State(d): State<Daemon>, Query(p): Query<EventsParams>) -> Respo
     answer(d.events(query).await)
 }
 
+/// Command history: `?agent=&command=&source=&outcome=&since=&until=&q=&limit=&cursor=`.
 #[derive(Deserialize)]
 struct CommandsParams {
     agent: Option<String>,
     command: Option<String>,
+    source: Option<String>,
     outcome: Option<OutcomeFilter>,
+    since: Option<i64>,
+    until: Option<i64>,
+    q: Option<String>,
     #[serde(default)]
     limit: usize,
     cursor: Option<String>,
@@ -131,11 +136,15 @@ struct CommandsParams {
 
 async fn commands(State(d): State<Daemon>, Query(p): Query<CommandsParams>) -> Response {
     let query = CommandQuery {
-        agent: p.agent,
-        command: p.command,
+        agent: p.agent.filter(|s| !s.is_empty()),
+        command: p.command.filter(|s| !s.is_empty()),
+        source: p.source.filter(|s| !s.is_empty()),
         outcome: p.outcome,
+        since: p.since,
+        until: p.until,
+        q: p.q.filter(|s| !s.trim().is_empty()),
         limit: p.limit,
-        cursor: p.cursor,
+        cursor: p.cursor.filter(|s| !s.is_empty()),
     };
     answer(d.commands(query).await)
 }

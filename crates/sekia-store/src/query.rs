@@ -144,6 +144,25 @@ impl Reader {
             args.push(Value::Text(command.clone()));
             conds.push(format!("command = ?{}", args.len()));
         }
+        if let Some(source) = &q.source {
+            args.push(Value::Text(source.clone()));
+            conds.push(format!("source = ?{}", args.len()));
+        }
+        if let Some(since) = q.since {
+            args.push(Value::Integer(since.saturating_mul(1000)));
+            conds.push(format!("received_at >= ?{}", args.len()));
+        }
+        if let Some(until) = q.until {
+            args.push(Value::Integer(until.saturating_mul(1000)));
+            conds.push(format!("received_at < ?{}", args.len()));
+        }
+        for word in q.q.iter().flat_map(|q| q.split_whitespace()) {
+            args.push(Value::Text(word.to_lowercase()));
+            conds.push(format!(
+                "instr(lower(command || ' ' || source || ' ' || payload), ?{}) > 0",
+                args.len()
+            ));
+        }
         match q.outcome {
             Some(OutcomeFilter::Succeeded) => conds.push("outcome = 'succeeded'".into()),
             Some(OutcomeFilter::Failed) => conds.push("outcome = 'failed'".into()),

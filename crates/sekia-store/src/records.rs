@@ -143,6 +143,15 @@ pub struct EventQuery {
 pub struct CommandQuery {
     /// Exact target agent.
     pub agent: Option<String>,
+    /// Exact issuer, e.g. `workflow:auto-label`.
+    pub source: Option<String>,
+    /// Received at or after this (Unix seconds).
+    pub since: Option<i64>,
+    /// Received before this (Unix seconds).
+    pub until: Option<i64>,
+    /// Words that must all appear (case-insensitive) in the command name, issuer or payload.
+    /// Commands are few next to events, so this is a scan, not an index.
+    pub q: Option<String>,
     /// Exact command name.
     pub command: Option<String>,
     /// Outcome filter.

@@ -207,6 +207,39 @@ async fn commands_are_verified_and_settled_by_results_in_either_order() {
         .await
         .unwrap();
     assert_eq!(by_name.items.len(), 1);
+    let list = |query: CommandQuery| {
+        let store = &store;
+        async move { store.list_commands(query).await.unwrap().items.len() }
+    };
+    let words = |q: &str| CommandQuery {
+        q: Some(q.into()),
+        ..Default::default()
+    };
+    assert_eq!(list(words("BUG")).await, 3, "payload words, any case");
+    assert_eq!(
+        list(words("bug close_issue")).await,
+        1,
+        "all words must match"
+    );
+    assert_eq!(list(words("nowhere")).await, 0);
+    let from = |source: &str| CommandQuery {
+        source: Some(source.into()),
+        ..Default::default()
+    };
+    assert_eq!(list(from("workflow:triage")).await, 3);
+    assert_eq!(list(from("workflow:other")).await, 0);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let window = |since, until| CommandQuery {
+        since,
+        until,
+        ..Default::default()
+    };
+    assert_eq!(list(window(Some(now - 60), None)).await, 3);
+    assert_eq!(list(window(Some(now + 60), None)).await, 0);
+    assert_eq!(list(window(None, Some(now - 60))).await, 0);
     store.close().await.unwrap();
 }
 
