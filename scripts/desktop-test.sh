@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# The desktop shell's tests (src-tauri/). Installs what they need, only what is missing (safe to
+# run again), then:
+#   1. cargo fmt --check and clippy (warnings are errors) on src-tauri/
+#   2. the command layer under Tauri's mock runtime (cargo test; no display needed)
+#   3. the end-to-end WebDriver smoke test of the real binary under Xvfb (tauri-driver +
+#      WebKitWebDriver), screenshots in test-output/. SEKIA_SKIP_E2E=1 skips it.
+# Everything runs in a temporary HOME and XDG_RUNTIME_DIR: no real sekia files are touched.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT="$PWD"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/sekia-target}"
+export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+export PATH="$HOME/.cargo/bin:$PATH"
+mkdir -p "$CARGO_TARGET_DIR"
+MANIFEST=src-tauri/Cargo.toml
+
+# --- system packages (Debian/Ubuntu) ---------------------------------------------------------
+pkgs=(build-essential pkg-config file curl libwebkit2gtk-4.1-dev libayatana-appindicator3-dev
+  librsvg2-dev xvfb xauth dbus-daemon webkit2gtk-driver)
+command -v node >/dev/null 2>&1 || pkgs+=(nodejs)
+command -v npm >/dev/null 2>&1 || pkgs+=(npm)
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "desktop-test: installing system packages: ${missing[*]}"
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+else
+  echo "desktop-test: system packages present"
+fi
+
+# --- tools ------------------------------------------------------------------------------------
+if ! command -v tauri-driver >/dev/null 2>&1; then
+  echo "desktop-test: installing tauri-driver 2 (cargo install, ~1 min)"
+  cargo install tauri-driver --version '^2' --locked --quiet
+fi
+if [ ! -x src-tauri/node_modules/.bin/tauri ]; then
+  echo "desktop-test: npm ci in src-tauri (the Tauri CLI)"
+  (cd src-tauri && npm ci --no-audit --no-fund --loglevel=error)
+fi
+
+# --- lint and unit tests ---------------------------------------------------------------------
+echo "desktop-test: cargo fmt --check"
+cargo fmt --manifest-path "$MANIFEST" --check
+echo "desktop-test: cargo clippy (warnings are errors)"
+cargo clippy --manifest-path "$MANIFEST" --all-targets --quiet -- -D warnings
+echo "desktop-test: cargo test (mock runtime)"
+cargo test --manifest-path "$MANIFEST"
+
+if [ -n "${SEKIA_SKIP_E2E:-}" ]; then
+  echo "desktop-test: SEKIA_SKIP_E2E set; skipping the WebDriver test"
+  exit 0
+fi
+
+# --- end to end: the real binary under Xvfb --------------------------------------------------
+echo "desktop-test: building sekia-desktop and sekiactl"
+cargo build --manifest-path "$MANIFEST" --quiet
+cargo build -p sekia-cli --quiet
+APP_BIN="$CARGO_TARGET_DIR/debug/sekia-desktop"
+SEKIACTL="$CARGO_TARGET_DIR/debug/sekiactl"
+SEKIAD="$CARGO_TARGET_DIR/debug/sekiad"
+OUT_DIR="$ROOT/test-output"
+mkdir -p "$OUT_DIR"
+
+sandbox="$(mktemp -d -t sekia-desktop-e2e.XXXXXX)"
+trap 'rm -rf "$sandbox"' EXIT
+mkdir -p "$sandbox/home" "$sandbox/run"
+chmod 700 "$sandbox/run"
+
+echo "desktop-test: WebDriver smoke test under Xvfb (log: $OUT_DIR/desktop-driver.log)"
+export APP_BIN SEKIACTL SEKIAD OUT_DIR
+TAURI_DRIVER="$(command -v tauri-driver)"
+# Free loopback ports for tauri-driver and the WebKitWebDriver behind it (others share this machine).
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+PORT="$(free_port)"; NATIVE_PORT="$(free_port)"
+DRIVER="http://127.0.0.1:$PORT"
+export TAURI_DRIVER PORT NATIVE_PORT DRIVER
+HOME="$sandbox/home" XDG_RUNTIME_DIR="$sandbox/run" \
+  timeout 300 xvfb-run -a -s '-screen 0 1280x800x24' dbus-run-session -- bash -c '
+    "$TAURI_DRIVER" --port "$PORT" --native-port "$NATIVE_PORT" >"$OUT_DIR/desktop-driver.log" 2>&1 & D=$!
+    for i in $(seq 100); do curl -sf -o /dev/null "$DRIVER/status" && break; sleep 0.2; done
+    node src-tauri/e2e/smoke.mjs; rc=$?
+    kill $D 2>/dev/null; wait $D 2>/dev/null
+    exit $rc'

@@ -1,0 +1,171 @@
+// End-to-end smoke test of the real desktop binary through tauri-driver (WebDriver), with
+// nothing but Node's fetch. Run it under Xvfb with tauri-driver listening (scripts/desktop-test.sh
+// does both). Env: APP_BIN (the app), SEKIACTL (the CLI), OUT_DIR (screenshots),
+// DRIVER (default http://127.0.0.1:4444). HOME and XDG_RUNTIME_DIR should be temporary: the app
+// and sekiactl both use them to find the config, the history and the socket.
+import { execFileSync, spawn } from "node:child_process";
+import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+
+const DRIVER = process.env.DRIVER ?? "http://127.0.0.1:4444";
+const APP_BIN = need("APP_BIN");
+const SEKIACTL = need("SEKIACTL");
+const SEKIAD = process.env.SEKIAD; // optional: enables the "another sekiad is running" step
+const OUT_DIR = process.env.OUT_DIR ?? "test-output";
+const ELEMENT = "element-6066-11e4-a52e-4f735466cecf";
+const SOCKET = join(process.env.XDG_RUNTIME_DIR ?? "", "sekia/sekiad.sock");
+
+function need(name) {
+  const v = process.env[name];
+  if (!v) throw new Error(`${name} is not set`);
+  return v;
+}
+
+async function wd(method, path, body) {
+  const res = await fetch(DRIVER + path, {
+    method,
+    headers: { "content-type": "application/json" },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const json = await res.json().catch(() => ({}));
+  if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${JSON.stringify(json)}`);
+  return json.value;
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+async function until(what, f, timeoutMs = 20000) {
+  const deadline = Date.now() + timeoutMs;
+  let last;
+  while (Date.now() < deadline) {
+    try {
+      last = await f();
+      if (last) return last;
+    } catch (e) {
+      last = e;
+    }
+    await sleep(200);
+  }
+  throw new Error(`timed out waiting for ${what} (last: ${last})`);
+}
+
+let passed = 0;
+let failed = 0;
+async function step(name, f) {
+  const t0 = Date.now();
+  try {
+    await f();
+    passed++;
+    console.log(`ok - ${name} (${Date.now() - t0} ms)`);
+  } catch (e) {
+    failed++;
+    console.log(`not ok - ${name}: ${e.message}`);
+    throw e;
+  }
+}
+
+mkdirSync(OUT_DIR, { recursive: true });
+let session;
+const find = async (css) => (await wd("POST", `/session/${session}/element`, { using: "css selector", value: css }))[ELEMENT];
+const text = async (css) => wd("GET", `/session/${session}/element/${await find(css)}/text`);
+const screenshot = async (name) => {
+  await sleep(500); // let WebKit paint the last DOM change: the screenshot is of the last frame
+  const png = await wd("GET", `/session/${session}/screenshot`);
+  const path = join(OUT_DIR, name);
+  writeFileSync(path, Buffer.from(png, "base64"));
+  console.log(`# screenshot ${path}`);
+};
+const sekiactl = (...args) => execFileSync(SEKIACTL, args, { encoding: "utf8" });
+
+try {
+  await step("the app starts and opens its window", async () => {
+    session = (await wd("POST", "/session", {
+      capabilities: { alwaysMatch: { browserName: "wry", "tauri:options": { application: APP_BIN } } },
+    })).sessionId;
+  });
+
+  await step("the window shows the embedded daemon running", async () => {
+    await until("#status = running", async () => (await text("#status")) === "running");
+    await until("#agent-count = 0", async () => (await text("#agent-count")) === "0");
+    await screenshot("desktop-status.png");
+  });
+
+  await step("sekiactl talks to the app's daemon", async () => {
+    if (!existsSync(SOCKET)) throw new Error(`no socket at ${SOCKET}`);
+    const out = sekiactl("status", "--json");
+    const s = JSON.parse(out);
+    if (s.status !== "ok") throw new Error(out);
+  });
+
+  await step("an event published with sekiactl appears in the window", async () => {
+    sekiactl("events", "publish", "--source", "e2e", "--type", "e2e.smoke",
+      "--payload", JSON.stringify({ title: "hello from sekiactl" }));
+    await until("the event in #events", async () => (await text("#events")).includes("e2e.smoke"));
+    const events = await text("#events");
+    if (!events.includes("hello from sekiactl")) throw new Error(`payload missing: ${events}`);
+    await screenshot("desktop-event.png");
+  });
+
+  await step("the window's button publishes a test event", async () => {
+    await wd("POST", `/session/${session}/element/${await find("#publish")}/click`, {});
+    await until("desktop.test in #events", async () => (await text("#events")).includes("desktop.test"));
+    const out = sekiactl("events", "search", "--type", "desktop.test", "--json");
+    if (!out.includes("desktop.test")) throw new Error(`not in history: ${out}`);
+  });
+
+  await step("SIGTERM stops the embedded daemon cleanly and removes its socket", async () => {
+    // WebDriver ends the app with SIGKILL, which no program can clean up after; a logout or
+    // `kill` sends SIGTERM, which quits as the tray's Quit does.
+    const pid = appPid();
+    process.kill(pid, "SIGTERM");
+    await until("the socket to go away", async () => !existsSync(SOCKET), 15000);
+    await until("the app to exit", async () => !existsSync(`/proc/${pid}`), 15000);
+    await wd("DELETE", `/session/${session}`).catch(() => {});
+    session = undefined;
+  });
+
+  if (SEKIAD) {
+    await step("with a headless sekiad already running, the window says so", async () => {
+      const sekiad = spawn(SEKIAD, [], { stdio: ["ignore", "ignore", "inherit"] });
+      const exited = new Promise((r) => sekiad.on("exit", r));
+      try {
+        await until("sekiad's socket", async () => existsSync(SOCKET));
+        session = (await wd("POST", "/session", {
+          capabilities: { alwaysMatch: { browserName: "wry", "tauri:options": { application: APP_BIN } } },
+        })).sessionId;
+        await until("the message in #status", async () =>
+          (await text("#status")).includes("another sekiad is already running"));
+        await screenshot("desktop-already-running.png");
+        // The headless daemon was left alone.
+        if (JSON.parse(sekiactl("status", "--json")).status !== "ok") throw new Error("sekiad disturbed");
+      } finally {
+        sekiad.kill("SIGTERM");
+        await exited;
+      }
+    });
+  }
+} catch {
+  // reported by step()
+} finally {
+  if (session) {
+    await wd("DELETE", `/session/${session}`).catch(() => {});
+  }
+}
+
+console.log(`${passed} passed, ${failed} failed`);
+process.exit(failed === 0 ? 0 : 1);
+
+/** The app this test started: APP_BIN running with this test's XDG_RUNTIME_DIR. */
+function appPid() {
+  const mine = `XDG_RUNTIME_DIR=${process.env.XDG_RUNTIME_DIR}`;
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (readlinkSync(`/proc/${entry}/exe`) !== APP_BIN) continue;
+      if (readFileSync(`/proc/${entry}/environ`, "latin1").split("\0").includes(mine)) return Number(entry);
+    } catch {
+      // gone, or not ours
+    }
+  }
+  throw new Error(`no ${APP_BIN} process with ${mine}`);
+}

@@ -1,0 +1,171 @@
+//! sekia's desktop shell: a Tauri 2 tray app that embeds the daemon. The daemon runs on its own
+//! tokio runtime in a background thread with the same config, data and socket as the headless
+//! `sekiad`, so `sekiactl` talks to the app as to `sekiad`. The shell holds no business logic:
+//! each command is a one-line call into the `Daemon` handle.
+
+mod commands;
+pub mod host;
+mod tray;
+
+use std::sync::Arc;
+
+use sekia_daemon::SystemClock;
+use sekia_daemon::config::{LoadOptions, load};
+use tauri::{AppHandle, Builder, Emitter, Manager, RunEvent, Runtime, WindowEvent};
+use tokio::sync::broadcast::error::RecvError;
+
+pub use commands::{MAX_RECENT, TEST_SOURCE, TEST_TYPE};
+pub use host::{DaemonHost, DaemonState};
+
+/// Tauri event with the daemon's [`DaemonState`], sent on every change.
+pub const STATE_EVENT: &str = "sekia:state";
+/// Tauri event with each newly stored event (a `StoredEvent`), as it is committed to history.
+pub const NEW_EVENT: &str = "sekia:event";
+
+/// The argument a login start (autostart) passes: start in the tray, without the window.
+pub const HIDDEN_ARG: &str = "--hidden";
+
+/// The wiring shared by the app and the tests: commands and window behaviour. Plugins, the tray
+/// and the daemon itself are added by [`run`] (tests use the mock runtime and their own daemon).
+pub fn build_app<R: Runtime>(b: Builder<R>) -> Builder<R> {
+    b.invoke_handler(tauri::generate_handler![
+        commands::status,
+        commands::agents,
+        commands::workflows,
+        commands::recent_events,
+        commands::publish_test_event,
+    ])
+    .on_window_event(|window, event| {
+        // Closing the window hides it; the daemon keeps running in the tray.
+        if let WindowEvent::CloseRequested { api, .. } = event
+            && window.label() == "main"
+        {
+            api.prevent_close();
+            let _ = window.hide();
+        }
+    })
+}
+
+/// Hands `host` to the app (as managed state for the commands) and forwards the daemon's
+/// notifications to the UI as Tauri events: [`STATE_EVENT`] and [`NEW_EVENT`].
+pub fn attach<R: Runtime>(app: &AppHandle<R>, host: DaemonHost) {
+    app.manage(host.clone());
+    let app = app.clone();
+    let mut states = host.subscribe();
+    tauri::async_runtime::spawn(async move {
+        let mut forwarding = false;
+        loop {
+            let state = states.borrow_and_update().clone();
+            if !forwarding && let Some((mut rx, rt)) = host.live_events() {
+                forwarding = true;
+                let app = app.clone();
+                rt.spawn(async move {
+                    loop {
+                        match rx.recv().await {
+                            Ok(event) => {
+                                let _ = app.emit(NEW_EVENT, &*event);
+                            }
+                            Err(RecvError::Lagged(n)) => {
+                                log::warn!("the window skipped {n} live events");
+                            }
+                            Err(RecvError::Closed) => break,
+                        }
+                    }
+                });
+            }
+            let _ = app.emit(STATE_EVENT, &state);
+            if states.changed().await.is_err() {
+                break;
+            }
+        }
+    });
+}
+
+/// Loads the config as `sekiad` does and starts the daemon; a config error becomes a failed
+/// host whose error the window and the tray show.
+pub fn start_daemon() -> DaemonHost {
+    match load(&LoadOptions::from_process(None)) {
+        Ok(loaded) => {
+            match &loaded.source {
+                Some(path) => log::info!("config loaded from {}", path.display()),
+                None => log::info!("no config file found; running on defaults"),
+            }
+            for warning in &loaded.warnings {
+                log::warn!("{warning}");
+            }
+            DaemonHost::start(loaded.config, Arc::new(SystemClock))
+        }
+        Err(e) => {
+            log::error!("{e}");
+            DaemonHost::failed(e.to_string())
+        }
+    }
+}
+
+/// The desktop app.
+pub fn run() {
+    let builder = Builder::default()
+        // Tauri's documented order: single-instance first.
+        .plugin(tauri_plugin_single_instance::init(|app, _args, _cwd| {
+            tray::show_main(app)
+        }))
+        .plugin(tauri_plugin_opener::init())
+        .plugin(
+            tauri_plugin_log::Builder::new()
+                .level(log::LevelFilter::Info)
+                .build(),
+        )
+        // "Start at login" in the tray menu; a login start opens no window.
+        .plugin(
+            tauri_plugin_autostart::Builder::new()
+                .args([HIDDEN_ARG])
+                .build(),
+        )
+        // Size and position are remembered; visibility is this app's own business.
+        .plugin(
+            tauri_plugin_window_state::Builder::new()
+                .with_state_flags(
+                    tauri_plugin_window_state::StateFlags::all()
+                        - tauri_plugin_window_state::StateFlags::VISIBLE,
+                )
+                .build(),
+        );
+    let app = build_app(builder)
+        .setup(|app| {
+            attach(app.handle(), start_daemon());
+            tray::create(app.handle())?;
+            // The window is made hidden (tauri.conf.json) and shown unless started at login.
+            if !std::env::args().any(|a| a == HIDDEN_ARG) {
+                tray::show_main(app.handle());
+            }
+            quit_on_signals(app.handle().clone());
+            Ok(())
+        })
+        .build(tauri::generate_context!())
+        .expect("error while building the sekia desktop app");
+    app.run(|app, event| {
+        if let RunEvent::Exit = event {
+            // However the app ends, the daemon stops cleanly and its socket goes away.
+            app.state::<DaemonHost>().shutdown_blocking();
+        }
+    });
+}
+
+/// SIGTERM and SIGINT quit as the tray's Quit does, like `sekiad` on the same signals.
+fn quit_on_signals<R: Runtime>(app: AppHandle<R>) {
+    tauri::async_runtime::spawn(async move {
+        use tokio::signal::unix::{SignalKind, signal};
+        let (Ok(mut term), Ok(mut int)) = (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) else {
+            return;
+        };
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+        }
+        log::info!("signal received; quitting");
+        tray::quit(&app);
+    });
+}

@@ -1,0 +1,3 @@
+fn main() {
+    sekia_desktop::run()
+}

@@ -1,0 +1,277 @@
+//! The command layer under Tauri's mock runtime, against a real embedded daemon (real SQLite
+//! history, real Unix socket) in a temporary HOME and XDG_RUNTIME_DIR: no real files touched.
+
+use std::collections::BTreeMap;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use sekia_daemon::SystemClock;
+use sekia_daemon::config::{Config, LoadOptions, load};
+use sekia_desktop::{
+    DaemonHost, DaemonState, NEW_EVENT, TEST_SOURCE, TEST_TYPE, attach, build_app,
+};
+use serde_json::{Value, json};
+use tauri::ipc::{CallbackFn, InvokeBody};
+use tauri::test::{INVOKE_KEY, MockRuntime, get_ipc_response, mock_builder};
+use tauri::webview::InvokeRequest;
+use tauri::{App, Listener, WebviewWindow, WebviewWindowBuilder};
+
+const SETTLE: Duration = Duration::from_secs(20);
+
+/// A temporary HOME and XDG_RUNTIME_DIR, and sekia's config loaded against them as `sekiad`
+/// would load it (without touching this process's environment).
+struct Sandbox {
+    _dir: tempfile::TempDir,
+    home: PathBuf,
+    config: Config,
+}
+
+impl Sandbox {
+    fn new() -> Self {
+        let dir = tempfile::Builder::new()
+            .prefix("sekia-desktop")
+            .tempdir()
+            .unwrap();
+        let home = dir.path().join("home");
+        let run = dir.path().join("run");
+        std::fs::create_dir_all(home.join(".config/sekia")).unwrap();
+        std::fs::create_dir_all(&run).unwrap();
+        std::fs::set_permissions(&run, std::fs::Permissions::from_mode(0o700)).unwrap();
+        let env = BTreeMap::from([
+            ("HOME".to_string(), home.display().to_string()),
+            ("XDG_RUNTIME_DIR".to_string(), run.display().to_string()),
+        ]);
+        let config = load(&LoadOptions {
+            explicit: None,
+            search_dirs: vec![home.join(".config/sekia")],
+            env,
+            home: Some(home.clone()),
+        })
+        .unwrap()
+        .config;
+        Self {
+            _dir: dir,
+            home,
+            config,
+        }
+    }
+
+    fn socket(&self) -> PathBuf {
+        self.config.server.socket.clone()
+    }
+
+    fn start(&self) -> DaemonHost {
+        let host = DaemonHost::start(self.config.clone(), Arc::new(SystemClock));
+        let state = host.wait_settled(SETTLE);
+        assert!(
+            matches!(
+                state,
+                DaemonState::Running { .. } | DaemonState::Failed { .. }
+            ),
+            "{state:?}"
+        );
+        host
+    }
+}
+
+/// The app exactly as `run` wires its commands, on the mock runtime, with the real config
+/// (capabilities and CSP) and `host` attached; plus its main window.
+fn app(host: DaemonHost) -> (App<MockRuntime>, WebviewWindow<MockRuntime>) {
+    let app = build_app(mock_builder())
+        .build(tauri::generate_context!())
+        .unwrap();
+    attach(app.handle(), host);
+    let window = WebviewWindowBuilder::new(&app, "main", Default::default())
+        .build()
+        .unwrap();
+    (app, window)
+}
+
+fn invoke(window: &WebviewWindow<MockRuntime>, cmd: &str, args: Value) -> Result<Value, Value> {
+    get_ipc_response(
+        window,
+        InvokeRequest {
+            cmd: cmd.into(),
+            callback: CallbackFn(0),
+            error: CallbackFn(1),
+            url: "tauri://localhost".parse().unwrap(),
+            body: InvokeBody::Json(args),
+            headers: Default::default(),
+            invoke_key: INVOKE_KEY.to_string(),
+        },
+    )
+    .map(|body| body.deserialize::<Value>().unwrap())
+}
+
+fn eventually<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + SETTLE;
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn is_socket(path: &Path) -> bool {
+    use std::os::unix::fs::FileTypeExt;
+    std::fs::metadata(path).is_ok_and(|m| m.file_type().is_socket())
+}
+
+#[test]
+fn status_agents_and_workflows_answer_and_sekiactl_sees_the_same_daemon() {
+    let sandbox = Sandbox::new();
+    let host = sandbox.start();
+    assert_eq!(
+        host.state(),
+        DaemonState::Running {
+            socket: sandbox.socket()
+        }
+    );
+    assert!(
+        sandbox
+            .socket()
+            .starts_with(sandbox.home.parent().unwrap().join("run"))
+    );
+    let (_app, window) = app(host.clone());
+
+    let status = invoke(&window, "status", json!({})).unwrap();
+    assert_eq!(status["status"], "ok");
+    assert_eq!(status["agent_count"], 0);
+    assert_eq!(status["workflow_count"], 0);
+    assert_eq!(
+        invoke(&window, "agents", json!({})).unwrap(),
+        json!({"agents": []})
+    );
+    let workflows = invoke(&window, "workflows", json!({})).unwrap();
+    assert_eq!(workflows["workflows"], json!([]));
+
+    // The socket is the one `sekiactl` uses: the same daemon answers there.
+    assert!(is_socket(&sandbox.socket()));
+    let over_socket: Value = tokio::runtime::Runtime::new()
+        .unwrap()
+        .block_on(sekia_server::ApiClient::new(sandbox.socket()).get("/api/v1/status"))
+        .unwrap();
+    assert_eq!(over_socket["status"], "ok");
+    assert_eq!(over_socket["started_at"], status["started_at"]);
+
+    host.shutdown_blocking();
+}
+
+#[test]
+fn a_published_event_is_listed_and_forwarded_to_the_window_live() {
+    let sandbox = Sandbox::new();
+    let host = sandbox.start();
+    let (app, window) = app(host.clone());
+    let (tx, rx) = mpsc::channel::<Value>();
+    app.listen_any(NEW_EVENT, move |e| {
+        let _ = tx.send(serde_json::from_str(e.payload()).unwrap());
+    });
+
+    let published = invoke(
+        &window,
+        "publish_test_event",
+        json!({"source": "test", "eventType": "test.created", "payload": {"title": "Crash on start"}}),
+    )
+    .unwrap();
+    let id = published["id"].as_str().unwrap().to_string();
+    assert!(id.starts_with("evt_"), "{published}");
+
+    let live = loop {
+        let ev = rx
+            .recv_timeout(SETTLE)
+            .expect("no live event reached the window");
+        if ev["id"] == id.as_str() {
+            break ev;
+        }
+    };
+    assert_eq!(live["type"], "test.created");
+    assert_eq!(live["source"], "test");
+    assert_eq!(live["subject"], "sekia.events.test");
+    let payload: Value = serde_json::from_str(live["payload"].as_str().unwrap()).unwrap();
+    assert_eq!(payload["title"], "Crash on start");
+
+    let listed = eventually("the event in recent_events", || {
+        let events = invoke(&window, "recent_events", json!({"limit": 10})).unwrap();
+        events
+            .as_array()
+            .unwrap()
+            .first()
+            .cloned()
+            .filter(|e| e["id"] == id.as_str())
+    });
+    assert_eq!(listed["type"], "test.created");
+
+    // With no arguments: the documented test event.
+    let default = invoke(&window, "publish_test_event", json!({})).unwrap();
+    assert_eq!(default["source"], TEST_SOURCE);
+    assert_eq!(default["type"], TEST_TYPE);
+
+    // Bad input is refused with the daemon's own message.
+    let err = invoke(&window, "publish_test_event", json!({"eventType": " "})).unwrap_err();
+    assert!(err.as_str().unwrap().contains("type"), "{err}");
+
+    host.shutdown_blocking();
+}
+
+#[test]
+fn a_second_daemon_on_the_same_socket_says_another_is_running() {
+    let sandbox = Sandbox::new();
+    let first = sandbox.start();
+    assert!(matches!(first.state(), DaemonState::Running { .. }));
+
+    let second = sandbox.start();
+    let DaemonState::Failed { error } = second.state() else {
+        panic!("a second daemon started: {:?}", second.state());
+    };
+    assert!(
+        error.contains("another sekiad is already running"),
+        "{error}"
+    );
+
+    let (_app, window) = app(second.clone());
+    let err = invoke(&window, "status", json!({})).unwrap_err();
+    assert_eq!(err.as_str().unwrap(), error);
+    // The first daemon was not disturbed.
+    assert!(is_socket(&sandbox.socket()));
+    second.shutdown_blocking();
+    first.shutdown_blocking();
+}
+
+#[test]
+fn quitting_stops_the_daemon_and_removes_its_socket() {
+    let sandbox = Sandbox::new();
+    let host = sandbox.start();
+    let (_app, window) = app(host.clone());
+    assert!(is_socket(&sandbox.socket()));
+
+    host.shutdown_blocking();
+    assert_eq!(host.state(), DaemonState::Stopped);
+    assert!(!sandbox.socket().exists(), "the socket was left behind");
+    let err = invoke(&window, "status", json!({})).unwrap_err();
+    assert_eq!(err, json!("sekia has stopped"));
+    host.shutdown_blocking(); // harmless twice
+}
+
+#[test]
+fn a_config_error_is_shown_instead_of_a_daemon() {
+    let host = DaemonHost::failed("sekia.toml:2:8: key `nats.port`: invalid type");
+    let (_app, window) = app(host);
+    let err = invoke(&window, "recent_events", json!({})).unwrap_err();
+    assert_eq!(err, json!("sekia.toml:2:8: key `nats.port`: invalid type"));
+}
+
+#[test]
+fn only_the_main_window_may_call_the_commands() {
+    let host = DaemonHost::failed("not started");
+    let (app, _main) = app(host);
+    let other = WebviewWindowBuilder::new(&app, "other", Default::default())
+        .build()
+        .unwrap();
+    let err = invoke(&other, "status", json!({})).unwrap_err();
+    assert!(err.as_str().unwrap().contains("not allowed"), "{err}");
+}
