@@ -1,4 +1,4 @@
-.PHONY: run test bench
+.PHONY: run test bench desktop desktop-test
 # Start sekia (headless daemon in the foreground).
 run:
 	@scripts/run.sh
@@ -8,3 +8,9 @@ test:
 # Benchmarks; figures go into README.md's performance section.
 bench:
 	@scripts/bench.sh
+# The desktop tray app (needs a display; see src-tauri/README.md).
+desktop:
+	@cargo run --manifest-path src-tauri/Cargo.toml
+# The desktop shell's tests: mock-runtime unit tests and a WebDriver test under Xvfb.
+desktop-test:
+	@scripts/desktop-test.sh
