@@ -40,8 +40,8 @@ if ! command -v tauri-driver >/dev/null 2>&1; then
   cargo install tauri-driver --version '^2' --locked --quiet
 fi
 if [ ! -x src-tauri/node_modules/.bin/tauri ]; then
-  echo "desktop-test: npm ci in src-tauri (the Tauri CLI)"
-  (cd src-tauri && npm ci --no-audit --no-fund --loglevel=error)
+  echo "desktop-test: npm install in src-tauri (the Tauri CLI)"
+  (cd src-tauri && npm install --no-audit --no-fund --loglevel=error)
 fi
 
 # --- lint and unit tests ---------------------------------------------------------------------
