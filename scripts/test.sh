@@ -12,3 +12,5 @@ echo "test: cargo clippy (warnings are errors)"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 echo "test: cargo test"
 cargo test --workspace
+echo "test: desktop shell (src-tauri: mock runtime + WebDriver under Xvfb)"
+scripts/desktop-test.sh
