@@ -20,19 +20,8 @@ pkgs=(build-essential pkg-config file curl libwebkit2gtk-4.1-dev libayatana-appi
   librsvg2-dev xvfb xauth dbus-daemon webkit2gtk-driver)
 command -v node >/dev/null 2>&1 || pkgs+=(nodejs)
 command -v npm >/dev/null 2>&1 || pkgs+=(npm)
-missing=()
-for p in "${pkgs[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  echo "desktop-test: installing system packages: ${missing[*]}"
-  sudo=""
-  [ "$(id -u)" -eq 0 ] || sudo="sudo"
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-else
-  echo "desktop-test: system packages present"
-fi
+source scripts/apt.sh
+apt_install desktop-test "${pkgs[@]}"
 
 # --- tools ------------------------------------------------------------------------------------
 if ! command -v tauri-driver >/dev/null 2>&1; then
