@@ -108,13 +108,13 @@ struct EventsParams {
 
 async fn events(State(d): State<Daemon>, Query(p): Query<EventsParams>) -> Response {
     let query = EventQuery {
-        source: p.source.filter(|s| !s.is_empty()),
-        event_type: p.event_type.filter(|s| !s.is_empty()),
+        source: given(p.source),
+        event_type: given(p.event_type),
         since: p.since,
         until: p.until,
-        q: p.q.filter(|s| !s.trim().is_empty()),
+        q: given(p.q),
         limit: p.limit,
-        cursor: p.cursor.filter(|s| !s.is_empty()),
+        cursor: given(p.cursor),
     };
     answer(d.events(query).await)
 }
@@ -136,15 +136,15 @@ struct CommandsParams {
 
 async fn commands(State(d): State<Daemon>, Query(p): Query<CommandsParams>) -> Response {
     let query = CommandQuery {
-        agent: p.agent.filter(|s| !s.is_empty()),
-        command: p.command.filter(|s| !s.is_empty()),
-        source: p.source.filter(|s| !s.is_empty()),
+        agent: given(p.agent),
+        command: given(p.command),
+        source: given(p.source),
         outcome: p.outcome,
         since: p.since,
         until: p.until,
-        q: p.q.filter(|s| !s.trim().is_empty()),
+        q: given(p.q),
         limit: p.limit,
-        cursor: p.cursor.filter(|s| !s.is_empty()),
+        cursor: given(p.cursor),
     };
     answer(d.commands(query).await)
 }
@@ -178,8 +178,8 @@ async fn stream(State(d): State<Daemon>, Query(p): Query<StreamParams>) -> Respo
         Err(e) => return error(e),
     };
     let filter = LiveFilter {
-        source: p.source.filter(|s| !s.is_empty()),
-        event_type: p.event_type.filter(|s| !s.is_empty()),
+        source: given(p.source),
+        event_type: given(p.event_type),
     };
     Sse::new(live_stream(receiver, filter))
         .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
@@ -210,6 +210,11 @@ fn live_stream(
             }
         }
     })
+}
+
+/// A query parameter counts only when it has text: `?source=` means "any source".
+fn given(value: Option<String>) -> Option<String> {
+    value.filter(|s| !s.trim().is_empty())
 }
 
 fn answer<T: serde::Serialize>(result: Result<T, DaemonError>) -> Response {
