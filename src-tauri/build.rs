@@ -1,13 +1,7 @@
 fn main() {
     // Declaring the app's commands makes them subject to the capability files: a window can
     // call only the commands its capability allows (`allow-<command>`).
-    let commands = tauri_build::AppManifest::new().commands(&[
-        "status",
-        "agents",
-        "workflows",
-        "recent_events",
-        "publish_test_event",
-    ]);
+    let commands = tauri_build::AppManifest::new().commands(&["rpc", "autostart", "set_autostart"]);
     tauri_build::try_build(tauri_build::Attributes::new().app_manifest(commands))
         .expect("tauri-build failed");
 }

@@ -1,65 +1,64 @@
-//! The window's commands: each a one-line adapter over the `Daemon` handle (no logic here, so the
-//! desktop, the socket API and the CLI behave the same). Errors are user-facing strings.
+//! The window's commands. `rpc` is the UI's one door to the daemon: it takes the same
+//! [`ApiCall`] the dashboard's `POST /api/v1/rpc` takes and hands it to `Daemon::call`, so the
+//! desktop, the dashboard and the CLI behave the same. The only other commands are what only a
+//! desktop has: start at login.
 
-use sekia_daemon::{EventQuery, StoredEvent, WorkflowsReport};
-use sekia_protocol::{AgentsResponse, Event, Payload, StatusResponse};
-use tauri::State;
+use sekia_daemon::{ApiCall, DaemonError};
+use serde::Serialize;
+use serde_json::Value;
+use tauri::{AppHandle, Runtime, State};
+use tauri_plugin_autostart::ManagerExt;
 
 use crate::host::DaemonHost;
 
-/// Source, type and payload of the event "Publish test event" sends when the UI names none.
+/// Source and type of the event "Publish test event" sends.
 pub const TEST_SOURCE: &str = "desktop";
 pub const TEST_TYPE: &str = "desktop.test";
 
-/// Most events one `recent_events` call returns.
-pub const MAX_RECENT: usize = 200;
+/// A failed call: the message, and the input field at fault when there is one (as the
+/// dashboard's JSON errors carry it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CallError {
+    pub error: String,
+    pub field: Option<String>,
+}
 
-#[tauri::command]
-pub async fn status(host: State<'_, DaemonHost>) -> Result<StatusResponse, String> {
-    host.call(|d| async move { d.status().await }).await
+impl From<DaemonError> for CallError {
+    fn from(e: DaemonError) -> Self {
+        let field = match &e {
+            DaemonError::Invalid { field, .. } => Some(field.clone()),
+            _ => None,
+        };
+        Self {
+            error: e.to_string(),
+            field,
+        }
+    }
 }
 
 #[tauri::command]
-pub async fn agents(host: State<'_, DaemonHost>) -> Result<AgentsResponse, String> {
-    host.call(|d| async move { d.agents().await }).await
+pub async fn rpc(host: State<'_, DaemonHost>, call: ApiCall) -> Result<Value, CallError> {
+    match host.call(|d| async move { d.call(call).await }).await {
+        Ok(result) => result.map_err(CallError::from),
+        Err(error) => Err(CallError { error, field: None }),
+    }
 }
 
+/// Whether the app starts at login.
 #[tauri::command]
-pub async fn workflows(host: State<'_, DaemonHost>) -> Result<WorkflowsReport, String> {
-    host.call(|d| async move { d.workflows().await }).await
+pub fn autostart<R: Runtime>(app: AppHandle<R>) -> Result<bool, String> {
+    app.autolaunch().is_enabled().map_err(|e| e.to_string())
 }
 
-/// The newest events, newest first (`limit` defaults to 50, at most [`MAX_RECENT`]).
+/// Turns start at login on or off; returns the new state.
 #[tauri::command]
-pub async fn recent_events(
-    host: State<'_, DaemonHost>,
-    limit: Option<usize>,
-) -> Result<Vec<StoredEvent>, String> {
-    let query = EventQuery {
-        limit: limit.unwrap_or(50).clamp(1, MAX_RECENT),
-        ..EventQuery::default()
+pub fn set_autostart<R: Runtime>(app: AppHandle<R>, enabled: bool) -> Result<bool, String> {
+    let launcher = app.autolaunch();
+    let result = if enabled {
+        launcher.enable()
+    } else {
+        launcher.disable()
     };
-    host.try_call(|d| async move { d.events(query).await.map(|page| page.items) })
-        .await
-}
-
-/// Publishes a well-formed event on `sekia.events.<source>`, as `sekiactl events publish` does.
-#[tauri::command]
-pub async fn publish_test_event(
-    host: State<'_, DaemonHost>,
-    source: Option<String>,
-    event_type: Option<String>,
-    payload: Option<Payload>,
-) -> Result<Event, String> {
-    let source = source.unwrap_or_else(|| TEST_SOURCE.into());
-    let event_type = event_type.unwrap_or_else(|| TEST_TYPE.into());
-    let payload = payload.unwrap_or_else(default_payload);
-    host.try_call(|d| async move { d.publish_event(&source, &event_type, payload).await })
-        .await
-}
-
-fn default_payload() -> Payload {
-    let mut p = Payload::new();
-    p.insert("message".into(), "Hello from the sekia window".into());
-    p
+    result.map_err(|e| e.to_string())?;
+    launcher.is_enabled().map_err(|e| e.to_string())
 }

@@ -14,7 +14,7 @@ use sekia_daemon::config::{LoadOptions, load};
 use tauri::{AppHandle, Builder, Emitter, Manager, RunEvent, Runtime, WindowEvent};
 use tokio::sync::broadcast::error::RecvError;
 
-pub use commands::{MAX_RECENT, TEST_SOURCE, TEST_TYPE};
+pub use commands::{CallError, TEST_SOURCE, TEST_TYPE};
 pub use host::{DaemonHost, DaemonState};
 
 /// Tauri event with the daemon's [`DaemonState`], sent on every change.
@@ -29,11 +29,9 @@ pub const HIDDEN_ARG: &str = "--hidden";
 /// and the daemon itself are added by [`run`] (tests use the mock runtime and their own daemon).
 pub fn build_app<R: Runtime>(b: Builder<R>) -> Builder<R> {
     b.invoke_handler(tauri::generate_handler![
-        commands::status,
-        commands::agents,
-        commands::workflows,
-        commands::recent_events,
-        commands::publish_test_event,
+        commands::rpc,
+        commands::autostart,
+        commands::set_autostart,
     ])
     .on_window_event(|window, event| {
         // Closing the window hides it; the daemon keeps running in the tray.
@@ -102,8 +100,20 @@ pub fn start_daemon() -> DaemonHost {
     }
 }
 
+/// The daemon logs through `tracing`: its lines go to the Logs page's ring and, through
+/// tracing's `log-always` feature, to tauri-plugin-log's file as well.
+fn init_tracing() {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    let _ = tracing_subscriber::registry()
+        .with(tracing_subscriber::filter::LevelFilter::INFO)
+        .with(sekia_daemon::RecentLogs)
+        .try_init();
+}
+
 /// The desktop app.
 pub fn run() {
+    init_tracing();
     let builder = Builder::default()
         // Tauri's documented order: single-instance first.
         .plugin(tauri_plugin_single_instance::init(|app, _args, _cwd| {

@@ -106,6 +106,11 @@ fn invoke(window: &WebviewWindow<MockRuntime>, cmd: &str, args: Value) -> Result
     .map(|body| body.deserialize::<Value>().unwrap())
 }
 
+/// One call through the `rpc` command, as the UI's Tauri backend makes it.
+fn call(window: &WebviewWindow<MockRuntime>, call: Value) -> Result<Value, Value> {
+    invoke(window, "rpc", json!({ "call": call }))
+}
+
 fn eventually<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
     let deadline = Instant::now() + SETTLE;
     loop {
@@ -139,15 +144,15 @@ fn status_agents_and_workflows_answer_and_sekiactl_sees_the_same_daemon() {
     );
     let (_app, window) = app(host.clone());
 
-    let status = invoke(&window, "status", json!({})).unwrap();
+    let status = call(&window, json!({"cmd": "status"})).unwrap();
     assert_eq!(status["status"], "ok");
     assert_eq!(status["agent_count"], 0);
     assert_eq!(status["workflow_count"], 0);
     assert_eq!(
-        invoke(&window, "agents", json!({})).unwrap(),
+        call(&window, json!({"cmd": "agents"})).unwrap(),
         json!({"agents": []})
     );
-    let workflows = invoke(&window, "workflows", json!({})).unwrap();
+    let workflows = call(&window, json!({"cmd": "workflows"})).unwrap();
     assert_eq!(workflows["workflows"], json!([]));
 
     // The socket is the one `sekiactl` uses: the same daemon answers there.
@@ -172,10 +177,9 @@ fn a_published_event_is_listed_and_forwarded_to_the_window_live() {
         let _ = tx.send(serde_json::from_str(e.payload()).unwrap());
     });
 
-    let published = invoke(
+    let published = call(
         &window,
-        "publish_test_event",
-        json!({"source": "test", "eventType": "test.created", "payload": {"title": "Crash on start"}}),
+        json!({"cmd": "publish_event", "args": {"source": "test", "type": "test.created", "payload": {"title": "Crash on start"}}}),
     )
     .unwrap();
     let id = published["id"].as_str().unwrap().to_string();
@@ -196,8 +200,8 @@ fn a_published_event_is_listed_and_forwarded_to_the_window_live() {
     assert_eq!(payload["title"], "Crash on start");
 
     let listed = eventually("the event in recent_events", || {
-        let events = invoke(&window, "recent_events", json!({"limit": 10})).unwrap();
-        events
+        let events = call(&window, json!({"cmd": "events", "args": {"limit": 10}})).unwrap();
+        events["items"]
             .as_array()
             .unwrap()
             .first()
@@ -206,14 +210,24 @@ fn a_published_event_is_listed_and_forwarded_to_the_window_live() {
     });
     assert_eq!(listed["type"], "test.created");
 
-    // With no arguments: the documented test event.
-    let default = invoke(&window, "publish_test_event", json!({})).unwrap();
-    assert_eq!(default["source"], TEST_SOURCE);
-    assert_eq!(default["type"], TEST_TYPE);
+    // The test event the overview's button sends.
+    let test = call(
+        &window,
+        json!({"cmd": "publish_event", "args": {"source": TEST_SOURCE, "type": TEST_TYPE}}),
+    )
+    .unwrap();
+    assert_eq!(test["source"], TEST_SOURCE);
 
-    // Bad input is refused with the daemon's own message.
-    let err = invoke(&window, "publish_test_event", json!({"eventType": " "})).unwrap_err();
-    assert!(err.as_str().unwrap().contains("type"), "{err}");
+    // Bad input is refused with the daemon's own message and the field at fault.
+    let err = call(
+        &window,
+        json!({"cmd": "publish_event", "args": {"source": "test", "type": " "}}),
+    )
+    .unwrap_err();
+    assert!(err["error"].as_str().unwrap().contains("type"), "{err}");
+    assert_eq!(err["field"], "type", "{err}");
+    // A malformed call never reaches the daemon.
+    assert!(call(&window, json!({"cmd": "no_such_call"})).is_err());
 
     host.shutdown_blocking();
 }
@@ -234,8 +248,8 @@ fn a_second_daemon_on_the_same_socket_says_another_is_running() {
     );
 
     let (_app, window) = app(second.clone());
-    let err = invoke(&window, "status", json!({})).unwrap_err();
-    assert_eq!(err.as_str().unwrap(), error);
+    let err = call(&window, json!({"cmd": "status"})).unwrap_err();
+    assert_eq!(err["error"].as_str().unwrap(), error);
     // The first daemon was not disturbed.
     assert!(is_socket(&sandbox.socket()));
     second.shutdown_blocking();
@@ -252,8 +266,8 @@ fn quitting_stops_the_daemon_and_removes_its_socket() {
     host.shutdown_blocking();
     assert_eq!(host.state(), DaemonState::Stopped);
     assert!(!sandbox.socket().exists(), "the socket was left behind");
-    let err = invoke(&window, "status", json!({})).unwrap_err();
-    assert_eq!(err, json!("sekia has stopped"));
+    let err = call(&window, json!({"cmd": "status"})).unwrap_err();
+    assert_eq!(err["error"], "sekia has stopped");
     host.shutdown_blocking(); // harmless twice
 }
 
@@ -261,8 +275,11 @@ fn quitting_stops_the_daemon_and_removes_its_socket() {
 fn a_config_error_is_shown_instead_of_a_daemon() {
     let host = DaemonHost::failed("sekia.toml:2:8: key `nats.port`: invalid type");
     let (_app, window) = app(host);
-    let err = invoke(&window, "recent_events", json!({})).unwrap_err();
-    assert_eq!(err, json!("sekia.toml:2:8: key `nats.port`: invalid type"));
+    let err = call(&window, json!({"cmd": "events", "args": {}})).unwrap_err();
+    assert_eq!(
+        err["error"],
+        "sekia.toml:2:8: key `nats.port`: invalid type"
+    );
 }
 
 #[test]
@@ -272,6 +289,6 @@ fn only_the_main_window_may_call_the_commands() {
     let other = WebviewWindowBuilder::new(&app, "other", Default::default())
         .build()
         .unwrap();
-    let err = invoke(&other, "status", json!({})).unwrap_err();
+    let err = call(&other, json!({"cmd": "status"})).unwrap_err();
     assert!(err.as_str().unwrap().contains("not allowed"), "{err}");
 }

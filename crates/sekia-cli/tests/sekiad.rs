@@ -66,6 +66,22 @@ fn starts_with_sekias_sample_config() {
     // documented environment override (which also proves overrides work).
     let socket = sb.path().join("sock/sekiad.sock");
     sb.set("SEKIA_SERVER_SOCKET", socket.display().to_string());
+
+    // The sample's `web.listen = ":8080"` is every interface, with no password: refused, with
+    // the way out in the message, before anything starts.
+    let out = sb.run_sekiad(&[]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(
+        err.contains("web.listen") && err.contains("SEKIA_WEB_PASSWORD"),
+        "{err}"
+    );
+    assert!(!socket.exists());
+
+    // With a password (and a free port) the sample config runs as is.
+    sb.set("SEKIA_WEB_USERNAME", "admin");
+    sb.set("SEKIA_WEB_PASSWORD", "correct horse");
+    sb.set("SEKIA_WEB_LISTEN", "127.0.0.1:0");
     let mut daemon = sb.spawn_sekiad(&[]);
     sb.wait_ready(&mut daemon);
     assert!(socket.exists());
@@ -73,9 +89,10 @@ fn starts_with_sekias_sample_config() {
     assert!(status.success(), "{log}");
     assert!(log.contains("sekia.toml"), "names the file it read: {log}");
     assert!(
-        log.contains("web.listen"),
-        "warns about the dashboard key: {log}"
+        log.contains("dashboard: http://127.0.0.1:"),
+        "prints the dashboard address: {log}"
     );
+    assert!(!log.contains("correct horse"), "never logs the password");
     assert!(
         !log.contains("unknown key"),
         "sekia's own keys are all known: {log}"

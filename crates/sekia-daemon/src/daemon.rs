@@ -12,6 +12,7 @@ use serde::Serialize;
 use thiserror::Error;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
+use ts_rs::TS;
 
 use crate::clock::Clock;
 use crate::config::Config;
@@ -43,12 +44,26 @@ pub enum DaemonError {
     Invalid { field: String, message: String },
 }
 
+impl DaemonError {
+    /// Bad input, naming the field it came in.
+    pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::Invalid {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
 /// `GET /api/v1/workflows`: sekia's `{"workflows":[…]}` (each entry with our extra fields:
 /// last error, handler time percentiles, drops) plus the files that failed to load.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, TS)]
 pub struct WorkflowsReport {
     pub workflows: Vec<WorkflowStatus>,
     pub load_errors: Vec<LoadFailure>,
+    /// Paused from the tray or the UI: no handler runs.
+    pub paused: bool,
+    /// The workflow folder (empty when the engine is off).
+    pub dir: String,
 }
 
 #[derive(Clone)]
@@ -225,11 +240,79 @@ impl Daemon {
             Some(engine) => WorkflowsReport {
                 workflows: engine.workflows(),
                 load_errors: engine.load_errors(),
+                paused: engine.is_paused(),
+                dir: engine.dir().display().to_string(),
             },
             None => WorkflowsReport {
                 workflows: Vec::new(),
                 load_errors: Vec::new(),
+                paused: false,
+                dir: String::new(),
             },
+        }
+    }
+
+    /// The workflow engine, or why there is none.
+    pub(crate) fn engine(&self) -> Result<&Engine, DaemonError> {
+        self.inner
+            .engine
+            .as_ref()
+            .ok_or(DaemonError::WorkflowsDisabled)
+    }
+
+    /// Pauses (`true`) or resumes every workflow; returns the new state. Events keep flowing
+    /// into history while paused; handlers skip them.
+    pub fn set_paused(&self, paused: bool) -> Result<bool, DaemonError> {
+        Ok(self.engine()?.set_paused(paused))
+    }
+
+    /// Whether workflows are paused.
+    pub fn is_paused(&self) -> bool {
+        self.inner.engine.as_ref().is_some_and(|e| e.is_paused())
+    }
+
+    /// The overview's status: sekia's status, paused, events today and what needs attention.
+    pub async fn daemon_status(&self) -> crate::api::DaemonStatus {
+        let status = self.status().await;
+        let events_today = match &self.inner.store {
+            Some(store) => {
+                let midnight = crate::gotime::local_midnight_ms(self.inner.clock.now());
+                store
+                    .count_received_since(midnight)
+                    .await
+                    .unwrap_or_else(|e| {
+                        tracing::warn!(error = %e, "cannot count today's events");
+                        0
+                    })
+            }
+            None => 0,
+        };
+        let mut attention = Vec::new();
+        if let Some(engine) = &self.inner.engine {
+            for f in engine.load_errors() {
+                attention.push(format!(
+                    "workflow {} did not load: {}",
+                    f.error.file, f.error.message
+                ));
+            }
+            for w in engine.workflows() {
+                if let Some(e) = &w.last_error {
+                    attention.push(format!("workflow {}: {}", w.info.name, e.message));
+                }
+            }
+        }
+        for a in self.inner.registry.agents() {
+            if a.status == crate::registry::OFFLINE {
+                attention.push(format!("agent {} is offline", a.name));
+            }
+        }
+        crate::api::DaemonStatus {
+            status,
+            paused: self.is_paused(),
+            events_today,
+            history: self.inner.store.is_some(),
+            workflows_enabled: self.inner.engine.is_some(),
+            attention,
         }
     }
 

@@ -153,6 +153,18 @@ pub fn format_local(t: SystemTime) -> String {
         .unwrap_or_else(|_| GO_ZERO_TIME.to_owned())
 }
 
+/// Unix milliseconds of the last local midnight at or before `t` (for "events today").
+pub fn local_midnight_ms(t: SystemTime) -> i64 {
+    use chrono::{Local, TimeZone};
+    let local: chrono::DateTime<Local> = t.into();
+    let midnight = local.date_naive().and_hms_opt(0, 0, 0).unwrap_or_default();
+    match Local.from_local_datetime(&midnight).earliest() {
+        Some(m) => m.timestamp_millis(),
+        // A midnight skipped by a DST change: count from the instant itself minus a day.
+        None => local.timestamp_millis() - 86_400_000,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -23,6 +23,7 @@
 
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value};
+use ts_rs::TS;
 
 use crate::gotime::GO_ZERO_TIME;
 
@@ -44,7 +45,7 @@ pub const STATUS_RELOAD_REQUESTED: &str = "reload_requested";
 /// ```json
 /// {"id":"evt_<uuid-v4>","type":"github.issue.opened","source":"github","timestamp":1700000000,"payload":{…}}
 /// ```
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, TS)]
 #[serde(default)]
 pub struct Event {
     /// `evt_` followed by a random UUID v4.
@@ -105,7 +106,7 @@ pub fn new_event_id() -> String {
 /// ```json
 /// {"command":"add_label","payload":{…},"source":"workflow:auto-label","signature":"<64 hex>"}
 /// ```
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, TS)]
 #[serde(default)]
 pub struct Command {
     /// Command name, e.g. `add_label`.
@@ -195,7 +196,7 @@ impl Default for Heartbeat {
 }
 
 /// `GET /api/v1/status`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 #[serde(default)]
 pub struct StatusResponse {
     /// [`STATUS_OK`].
@@ -233,7 +234,7 @@ impl Default for StatusResponse {
 }
 
 /// One agent in [`AgentsResponse`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 #[serde(default)]
 pub struct AgentInfo {
     /// Agent name.
@@ -283,7 +284,7 @@ impl Default for AgentInfo {
 }
 
 /// `GET /api/v1/agents`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, TS)]
 #[serde(default)]
 pub struct AgentsResponse {
     /// Known agents (never removed).
@@ -292,7 +293,7 @@ pub struct AgentsResponse {
 }
 
 /// One workflow in [`WorkflowsResponse`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 #[serde(default)]
 pub struct WorkflowInfo {
     /// Workflow name (file stem).

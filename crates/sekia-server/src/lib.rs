@@ -6,8 +6,10 @@ pub mod client;
 mod routes;
 mod sekiad;
 pub mod socket;
+pub mod web;
 
 pub use client::{ApiClient, ClientError};
-pub use routes::router;
+pub use routes::{MAX_LIVE_CONNECTIONS, router};
 pub use sekiad::{Sekiad, StartError};
 pub use socket::{ApiServer, SocketError};
+pub use web::{WebError, WebServer};

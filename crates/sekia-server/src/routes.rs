@@ -1,21 +1,52 @@
 //! Routes of the local API. Each handler is one call into the `Daemon` handle.
 
 use std::convert::Infallible;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{Path, Query, State};
+use axum::extract::{FromRef, Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Json, Response};
 use axum::routing::{get, post};
+use bytes::Bytes;
 use futures::Stream;
-use sekia_daemon::{CommandQuery, Daemon, DaemonError, EventQuery, LiveFilter, OutcomeFilter};
+use sekia_daemon::{
+    ApiCall, CommandQuery, Daemon, DaemonError, EventQuery, LiveFilter, OutcomeFilter,
+};
 use sekia_protocol::{Event, Payload};
 use serde::Deserialize;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
+/// Most live-event (SSE) connections the dashboard serves at once.
+pub const MAX_LIVE_CONNECTIONS: usize = 50;
+
+/// What the handlers share: the daemon, and for the dashboard a cap on live connections.
+#[derive(Clone)]
+pub struct ApiState {
+    pub daemon: Daemon,
+    /// `None` on the private socket; `Some` on the dashboard.
+    pub live_slots: Option<Arc<Semaphore>>,
+}
+
+impl FromRef<ApiState> for Daemon {
+    fn from_ref(state: &ApiState) -> Daemon {
+        state.daemon.clone()
+    }
+}
+
+/// The API on the private socket: no connection cap (only this user can reach it).
 pub fn router(daemon: Daemon) -> Router {
+    api_router(ApiState {
+        daemon,
+        live_slots: None,
+    })
+}
+
+pub(crate) fn api_router(state: ApiState) -> Router {
     Router::new()
+        .route("/api/v1/rpc", post(rpc))
         .route(
             "/api/v1/status",
             get(|State(d): State<Daemon>| async move { Json(d.status().await) }),
@@ -57,8 +88,26 @@ pub fn router(daemon: Daemon) -> Router {
                 },
             ),
         )
+        .route(
+            "/api/v1/workflows/pause",
+            post(|State(d): State<Daemon>| async move { answer(d.set_paused(true)) }),
+        )
+        .route(
+            "/api/v1/workflows/resume",
+            post(|State(d): State<Daemon>| async move { answer(d.set_paused(false)) }),
+        )
         .fallback(not_found)
-        .with_state(daemon)
+        .with_state(state)
+}
+
+/// `POST /api/v1/rpc` with `{"cmd","args"}`: the UI's one door, the same calls the desktop
+/// makes over Tauri IPC. A malformed call names what is wrong with it.
+async fn rpc(State(d): State<Daemon>, body: Bytes) -> Response {
+    let call: ApiCall = match serde_json::from_slice(&body) {
+        Ok(c) => c,
+        Err(e) => return error(DaemonError::invalid("call", e.to_string())),
+    };
+    answer(d.call(call).await)
 }
 
 async fn reload(State(d): State<Daemon>) -> Response {
@@ -172,8 +221,23 @@ struct StreamParams {
 
 /// Server-Sent Events: one `event: event` with the stored event's JSON per new event that
 /// passes the filter, as it is committed to history.
-async fn stream(State(d): State<Daemon>, Query(p): Query<StreamParams>) -> Response {
-    let receiver = match d.live_events() {
+async fn stream(State(state): State<ApiState>, Query(p): Query<StreamParams>) -> Response {
+    let slot = match &state.live_slots {
+        Some(slots) => match Arc::clone(slots).try_acquire_owned() {
+            Ok(permit) => Some(permit),
+            Err(_) => {
+                return (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    Json(serde_json::json!({
+                        "error": format!("too many live-event connections (max {MAX_LIVE_CONNECTIONS})")
+                    })),
+                )
+                    .into_response();
+            }
+        },
+        None => None,
+    };
+    let receiver = match state.daemon.live_events() {
         Ok(r) => r,
         Err(e) => return error(e),
     };
@@ -181,35 +245,40 @@ async fn stream(State(d): State<Daemon>, Query(p): Query<StreamParams>) -> Respo
         source: given(p.source),
         event_type: given(p.event_type),
     };
-    Sse::new(live_stream(receiver, filter))
+    Sse::new(live_stream(receiver, filter, slot))
         .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
         .into_response()
 }
 
+/// `slot` is held for as long as the stream lives, so a closed connection frees its place.
 fn live_stream(
     receiver: tokio::sync::broadcast::Receiver<std::sync::Arc<sekia_daemon::StoredEvent>>,
     filter: LiveFilter,
+    slot: Option<OwnedSemaphorePermit>,
 ) -> impl Stream<Item = Result<SseEvent, Infallible>> {
     use tokio::sync::broadcast::error::RecvError;
-    futures::stream::unfold((receiver, filter), |(mut rx, filter)| async move {
-        loop {
-            match rx.recv().await {
-                Ok(e) if filter.matches(&e) => {
-                    let data = serde_json::to_string(&*e).unwrap_or_default();
-                    return Some((
-                        Ok(SseEvent::default().event("event").data(data)),
-                        (rx, filter),
-                    ));
+    futures::stream::unfold(
+        (receiver, filter, slot),
+        |(mut rx, filter, slot)| async move {
+            loop {
+                match rx.recv().await {
+                    Ok(e) if filter.matches(&e) => {
+                        let data = serde_json::to_string(&*e).unwrap_or_default();
+                        return Some((
+                            Ok(SseEvent::default().event("event").data(data)),
+                            (rx, filter, slot),
+                        ));
+                    }
+                    Ok(_) => continue,
+                    Err(RecvError::Lagged(n)) => {
+                        let note = SseEvent::default().event("lagged").data(n.to_string());
+                        return Some((Ok(note), (rx, filter, slot)));
+                    }
+                    Err(RecvError::Closed) => return None,
                 }
-                Ok(_) => continue,
-                Err(RecvError::Lagged(n)) => {
-                    let note = SseEvent::default().event("lagged").data(n.to_string());
-                    return Some((Ok(note), (rx, filter)));
-                }
-                Err(RecvError::Closed) => return None,
             }
-        }
-    })
+        },
+    )
 }
 
 /// A query parameter counts only when it has text: `?source=` means "any source".
@@ -236,7 +305,13 @@ fn error(e: DaemonError) -> Response {
         }
         _ => StatusCode::INTERNAL_SERVER_ERROR,
     };
-    (status, Json(serde_json::json!({ "error": e.to_string() }))).into_response()
+    let body = match &e {
+        DaemonError::Invalid { field, .. } => {
+            serde_json::json!({ "error": e.to_string(), "field": field })
+        }
+        _ => serde_json::json!({ "error": e.to_string() }),
+    };
+    (status, Json(body)).into_response()
 }
 
 async fn not_found() -> Response {

@@ -96,6 +96,20 @@ impl Reader {
         Ok(page(items, limit, |e| e.seq, CursorKind::Events))
     }
 
+    /// Events received at or after `since_ms` (Unix ms), e.g. "events today" for the tray.
+    /// `received_at` grows with `seq`, so this walks back from the newest row only as far as
+    /// the first older one: its cost is the number of rows counted, not the table's size.
+    pub fn count_received_since(&self, since_ms: i64) -> Result<u64> {
+        self.conn
+            .prepare_cached(
+                "SELECT count(*) FROM events WHERE seq > coalesce( \
+                 (SELECT seq FROM events WHERE received_at < ?1 ORDER BY seq DESC LIMIT 1), 0)",
+            )
+            .and_then(|mut s| s.query_row(params![since_ms], |r| r.get::<_, i64>(0)))
+            .map(|n| n.max(0) as u64)
+            .ctx(|| "count recent events".to_owned())
+    }
+
     /// The newest event with this id (a re-published id can occur twice).
     /// Indexed rows are found through `event_ids`; the unindexed tail
     /// (`seq > indexed_upto`, short except right after a burst) is scanned.

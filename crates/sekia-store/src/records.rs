@@ -1,11 +1,12 @@
 //! The rows the store hands out, and the queries that select them.
 
 use serde::{Deserialize, Serialize};
+use ts_rs::TS;
 
 use sekia_protocol::Event;
 
 /// One stored event.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 pub struct StoredEvent {
     /// Store sequence number: increases with every row written, never reused.
     /// Pages and "indexed up to" are expressed in it.
@@ -51,7 +52,7 @@ impl StoredEvent {
 }
 
 /// What became of a command, once its agent reported back.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
 #[serde(rename_all = "lowercase")]
 pub enum Outcome {
     /// `command.succeeded` arrived.
@@ -79,7 +80,7 @@ impl Outcome {
 }
 
 /// One stored command.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 pub struct StoredCommand {
     /// Store sequence number (commands have their own sequence).
     pub seq: i64,
@@ -117,7 +118,9 @@ pub struct StoredCommand {
 
 /// Filters and paging for [`crate::Reader::list_events`]. All filters are
 /// combined with AND; `Default` lists everything, newest first.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(default)]
+#[ts(optional_fields = nullable)]
 pub struct EventQuery {
     /// Exact source.
     pub source: Option<String>,
@@ -133,13 +136,16 @@ pub struct EventQuery {
     /// [`crate::Progress::indexed_upto`]).
     pub q: Option<String>,
     /// Page size; 0 means 50. At most 1000.
+    #[ts(as = "Option<usize>", optional)]
     pub limit: usize,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
 }
 
 /// Filters and paging for [`crate::Reader::list_commands`].
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(default)]
+#[ts(optional_fields = nullable)]
 pub struct CommandQuery {
     /// Exact target agent.
     pub agent: Option<String>,
@@ -157,13 +163,14 @@ pub struct CommandQuery {
     /// Outcome filter.
     pub outcome: Option<OutcomeFilter>,
     /// Page size; 0 means 50. At most 1000.
+    #[ts(as = "Option<usize>", optional)]
     pub limit: usize,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
 }
 
 /// Which commands [`CommandQuery::outcome`] keeps.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
 #[serde(rename_all = "lowercase")]
 pub enum OutcomeFilter {
     /// Succeeded.
@@ -175,7 +182,7 @@ pub enum OutcomeFilter {
 }
 
 /// One page of results, newest first.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 pub struct Page<T> {
     /// The rows.
     pub items: Vec<T>,

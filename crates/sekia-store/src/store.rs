@@ -188,6 +188,11 @@ impl Store {
         self.read(move |r| r.list_events(&q)).await
     }
 
+    /// See [`Reader::count_received_since`].
+    pub async fn count_received_since(&self, since_ms: i64) -> Result<u64> {
+        self.read(move |r| r.count_received_since(since_ms)).await
+    }
+
     /// See [`Reader::get_event`].
     pub async fn get_event(&self, id: &str) -> Result<Option<StoredEvent>> {
         let id = id.to_owned();

@@ -1,6 +1,7 @@
 //! Dry run: one file, one event, a fresh sandbox, nothing sent.
 
 use std::sync::Arc;
+use ts_rs::TS;
 
 use serde::Serialize;
 
@@ -17,7 +18,7 @@ use crate::vm::{Limits, LoadParams, Vm};
 use crate::wire::Incoming;
 
 /// What a workflow did with one event.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
 pub struct DryRunReport {
     /// Subject the event was delivered on (`sekia.events.<event.source>`).
     pub subject: String,

@@ -3,9 +3,10 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
+use ts_rs::TS;
 
 use futures::StreamExt;
 use serde::Serialize;
@@ -35,7 +36,7 @@ pub const SKILLS_MANIFEST_FILE: &str = "skills.sha256";
 const ROUTER_CAPACITY: usize = 16_384;
 
 /// A loaded workflow as reported by the API: sekia's fields plus diagnostics.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
 pub struct WorkflowStatus {
     /// sekia's `WorkflowInfo` (name, file_path, handlers, patterns, loaded_at,
     /// events, errors).
@@ -52,7 +53,7 @@ pub struct WorkflowStatus {
 }
 
 /// A file that is not running because it never loaded.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
 pub struct LoadFailure {
     /// File, line, message.
     #[serde(flatten)]
@@ -77,6 +78,10 @@ pub(crate) struct Inner {
     shutdown: CancellationToken,
     tasks: Mutex<Vec<JoinHandle<()>>>,
     decode_errors: AtomicU64,
+    /// While set, the router passes no event to any workflow (the tray's "Pause all workflows").
+    paused: AtomicBool,
+    /// Events that arrived while paused and so reached no workflow.
+    skipped_paused: AtomicU64,
 }
 
 /// The Lua workflow engine. Cheap to clone.
@@ -148,6 +153,8 @@ impl Engine {
             shutdown: CancellationToken::new(),
             tasks: Mutex::default(),
             decode_errors: AtomicU64::new(0),
+            paused: AtomicBool::new(false),
+            skipped_paused: AtomicU64::new(0),
             config,
             clock,
         });
@@ -495,6 +502,31 @@ impl Engine {
         self.inner.decode_errors.load(Ordering::Relaxed)
     }
 
+    /// Pauses or resumes every workflow. While paused, events are still delivered to history
+    /// and other subscribers but no handler runs: they are skipped, not queued, so resuming does
+    /// not replay a backlog of actions the user meant to stop. Returns the new state.
+    pub fn set_paused(&self, paused: bool) -> bool {
+        let was = self.inner.paused.swap(paused, Ordering::SeqCst);
+        if was != paused {
+            tracing::info!(
+                paused,
+                "workflows {}",
+                if paused { "paused" } else { "resumed" }
+            );
+        }
+        paused
+    }
+
+    /// Whether workflows are paused (see [`Engine::set_paused`]).
+    pub fn is_paused(&self) -> bool {
+        self.inner.paused.load(Ordering::SeqCst)
+    }
+
+    /// Events that reached no workflow because workflows were paused.
+    pub fn skipped_while_paused(&self) -> u64 {
+        self.inner.skipped_paused.load(Ordering::Relaxed)
+    }
+
     /// The workflow directory.
     pub fn dir(&self) -> &Path {
         &self.inner.config.dir
@@ -558,6 +590,10 @@ async fn route(inner: Arc<Inner>, mut sub: sekia_bus::Subscription) {
             _ = inner.shutdown.cancelled() => break,
             m = sub.next() => match m { Some(m) => m, None => break },
         };
+        if inner.paused.load(Ordering::Relaxed) {
+            inner.skipped_paused.fetch_add(1, Ordering::Relaxed);
+            continue;
+        }
         let inc = match crate::wire::decode_event(&msg.subject, &msg.payload) {
             Ok(i) => Arc::new(i),
             Err(e) => {

@@ -2,11 +2,12 @@
 //! show *where* a workflow is broken, not just that it is.
 
 use std::path::PathBuf;
+use ts_rs::TS;
 
 use serde::Serialize;
 
 /// Why a workflow file was not (re)loaded.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
 #[serde(rename_all = "snake_case")]
 pub enum LoadErrorKind {
     /// The file could not be read.
@@ -27,7 +28,7 @@ pub enum LoadErrorKind {
 }
 
 /// A workflow file that could not be loaded.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error, TS)]
 #[error("{}", self.render())]
 pub struct LoadError {
     /// What went wrong.
@@ -97,7 +98,7 @@ pub(crate) fn split_location(file: &str, msg: &str) -> (Option<u32>, String) {
 
 /// The last error of a loaded workflow (handler error, timeout, memory, a refused
 /// reload).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
 pub struct LastError {
     /// The message without the location prefix.
     pub message: String,

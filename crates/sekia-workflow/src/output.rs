@@ -1,6 +1,7 @@
 //! Where a workflow's effects go: the bus in the engine, a recorder in dry runs.
 
 use std::sync::{Arc, Mutex};
+use ts_rs::TS;
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -10,7 +11,7 @@ use sekia_bus::Bus;
 use sekia_protocol::{Command, Event};
 
 /// Level of a `sekia.log` line.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
 #[serde(rename_all = "lowercase")]
 pub enum LogLevel {
     /// `debug`
@@ -36,7 +37,7 @@ impl LogLevel {
 }
 
 /// One effect of a workflow, as recorded by a dry run (one JSON line each).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Output {
     /// `sekia.publish`

@@ -54,6 +54,10 @@ fn main() -> ExitCode {
     runtime.block_on(async move {
         let sekiad = match Sekiad::start(loaded.config, Arc::new(SystemClock)).await {
             Ok(s) => s,
+            Err(e @ sekia_server::StartError::Web(_)) => {
+                eprintln!("sekiad: {e}");
+                return ExitCode::from(2);
+            }
             Err(e) => {
                 eprintln!("sekiad: {e}");
                 return ExitCode::FAILURE;
@@ -63,6 +67,9 @@ fn main() -> ExitCode {
             "sekiad is running; API socket {} (Ctrl+C to stop)",
             sekiad.socket().display()
         );
+        if let Some(addr) = sekiad.dashboard() {
+            eprintln!("dashboard: http://{addr}/");
+        }
         wait_for_signal().await;
         tracing::info!("shutting down");
         sekiad.shutdown().await;

@@ -139,6 +139,11 @@ pub fn load(opts: &LoadOptions) -> Result<Loaded, ConfigError> {
         config.server.socket = default_socket(&opts.env, opts.home.as_deref());
     }
     validate(&config, &mut warnings)?;
+    config.file = match (&source, &opts.home) {
+        (Some(path), _) => path.clone(),
+        (None, Some(home)) => home.join(".config/sekia/sekia.toml"),
+        (None, None) => PathBuf::from("sekia.toml"),
+    };
     let overridden = overrides
         .into_iter()
         .map(|o| format!("{} (from {})", o.key, o.var))
@@ -167,7 +172,7 @@ fn find_file(opts: &LoadOptions) -> Result<Option<PathBuf>, ConfigError> {
         .find(|p| p.is_file()))
 }
 
-fn parse_file(path: &Path, warnings: &mut Vec<String>) -> Result<Config, ConfigError> {
+pub(crate) fn parse_file(path: &Path, warnings: &mut Vec<String>) -> Result<Config, ConfigError> {
     let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
         path: path.into(),
         source,
@@ -218,12 +223,6 @@ fn validate(config: &Config, warnings: &mut Vec<String>) -> Result<(), ConfigErr
              run nats-server and set nats.url"
                 .into(),
         );
-    }
-    if !config.web.listen.is_empty() {
-        warnings.push(format!(
-            "web.listen = {:?}: the web dashboard is not part of this build yet; the local API socket is available",
-            config.web.listen
-        ));
     }
     Ok(())
 }

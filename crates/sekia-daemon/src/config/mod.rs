@@ -5,7 +5,7 @@
 mod bytesize;
 mod duration;
 mod env;
-mod load;
+pub(crate) mod load;
 mod schema;
 mod secret;
 

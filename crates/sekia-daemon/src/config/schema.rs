@@ -12,6 +12,10 @@ use super::{ByteSize, Duration, Secret};
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Config {
+    /// The file this config was read from, or where settings saved from the UI go when there
+    /// was none (`~/.config/sekia/sekia.toml`). Set by the loader, never read from TOML.
+    #[serde(skip)]
+    pub file: PathBuf,
     pub server: ServerConfig,
     pub nats: NatsConfig,
     pub registry: RegistryConfig,
@@ -171,9 +175,13 @@ impl Default for WorkflowsConfig {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct WebConfig {
+    /// The dashboard's address (`127.0.0.1:7777`; Go's `:8080` means every interface). Empty: off.
     pub listen: String,
+    /// Basic auth user; with `password`, required by every request.
     pub username: String,
     pub password: Secret,
+    /// A bearer token (`Authorization: Bearer …`), instead of or beside Basic auth.
+    pub token: Secret,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
