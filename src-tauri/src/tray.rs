@@ -1,7 +1,10 @@
 //! The tray icon and its menu. Linux (appindicator) delivers no clicks on the icon itself, so
 //! every action is a menu item.
 
+use std::sync::Arc;
 use std::time::Duration;
+
+use tokio::sync::Notify;
 
 use tauri::image::Image;
 use tauri::menu::{CheckMenuItem, Menu, MenuItem, PredefinedMenuItem};
@@ -13,7 +16,32 @@ use tauri_plugin_opener::OpenerExt;
 use crate::host::{DaemonHost, DaemonState};
 
 const ICON: &[u8] = include_bytes!("../icons/tray-64.png");
+const ICON_ATTENTION: &[u8] = include_bytes!("../icons/tray-attention-64.png");
+const ICON_PAUSED: &[u8] = include_bytes!("../icons/tray-paused-64.png");
 const ICON_ERROR: &[u8] = include_bytes!("../icons/tray-error-64.png");
+
+/// What the icon shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Look {
+    Ok,
+    Attention,
+    Paused,
+    Error,
+}
+
+impl Look {
+    fn bytes(self) -> &'static [u8] {
+        match self {
+            Look::Ok => ICON,
+            Look::Attention => ICON_ATTENTION,
+            Look::Paused => ICON_PAUSED,
+            Look::Error => ICON_ERROR,
+        }
+    }
+}
+
+const PAUSE_TEXT: &str = "Pause all workflows";
+const RESUME_TEXT: &str = "Resume workflows";
 
 /// How often the status line refreshes its counts between state changes.
 const REFRESH: Duration = Duration::from_secs(5);
@@ -22,12 +50,11 @@ pub fn create<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<()> {
     let host = app.state::<DaemonHost>().inner().clone();
     let status = MenuItem::with_id(app, "status", "sekia: starting…", false, None::<&str>)?;
     let open = MenuItem::with_id(app, "open", "Open sekia", true, None::<&str>)?;
-    // The daemon has no pause API yet: a disabled placeholder until it does.
     let pause = MenuItem::with_id(
         app,
         "pause",
-        "Pause (not available yet)",
-        false,
+        PAUSE_TEXT,
+        host.workflows_dir().is_some(),
         None::<&str>,
     )?;
     let folder = MenuItem::with_id(
@@ -59,6 +86,9 @@ pub fn create<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<()> {
             &quit_item,
         ],
     )?;
+    let pause_item = pause.clone();
+    let refresh = Arc::new(Notify::new());
+    let refresh_on_toggle = Arc::clone(&refresh);
     let tray = TrayIconBuilder::with_id("sekia")
         .icon(Image::from_bytes(ICON)?)
         .tooltip("sekia")
@@ -66,13 +96,14 @@ pub fn create<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<()> {
         .show_menu_on_left_click(true)
         .on_menu_event(move |app, event| match event.id().as_ref() {
             "open" => show_main(app),
+            "pause" => toggle_pause(app, &pause_item, &refresh_on_toggle),
             "autostart" => set_autostart(app, &at_login),
             "workflows" => open_workflows_folder(app),
             "quit" => quit(app),
             _ => {}
         })
         .build(app)?;
-    keep_status_fresh(host, status, tray);
+    keep_status_fresh(host, status, pause, tray, refresh);
     Ok(())
 }
 
@@ -123,49 +154,108 @@ pub fn quit<R: Runtime>(app: &AppHandle<R>) {
     });
 }
 
-fn keep_status_fresh<R: Runtime>(host: DaemonHost, status: MenuItem<R>, tray: TrayIcon<R>) {
+/// Pauses or resumes every workflow through the daemon, then refreshes the menu and icon.
+fn toggle_pause<R: Runtime>(app: &AppHandle<R>, item: &MenuItem<R>, refresh: &Arc<Notify>) {
+    let host = app.state::<DaemonHost>().inner().clone();
+    let item = item.clone();
+    let refresh = Arc::clone(refresh);
+    tauri::async_runtime::spawn(async move {
+        let result = host
+            .call(|d| async move {
+                let pause = !d.is_paused();
+                d.set_paused(pause)
+            })
+            .await;
+        match result {
+            Ok(Ok(paused)) => {
+                let _ = item.set_text(if paused { RESUME_TEXT } else { PAUSE_TEXT });
+            }
+            Ok(Err(e)) => log::warn!("cannot pause workflows: {e}"),
+            Err(e) => log::warn!("cannot pause workflows: {e}"),
+        }
+        refresh.notify_one();
+    });
+}
+
+fn keep_status_fresh<R: Runtime>(
+    host: DaemonHost,
+    status: MenuItem<R>,
+    pause: MenuItem<R>,
+    tray: TrayIcon<R>,
+    refresh: Arc<Notify>,
+) {
     let mut states = host.subscribe();
     tauri::async_runtime::spawn(async move {
-        let mut failed_icon = false;
+        let mut shown = None;
         loop {
             let state = states.borrow_and_update().clone();
-            let failed = matches!(state, DaemonState::Failed { .. });
-            if failed != failed_icon {
-                failed_icon = failed;
-                let bytes = if failed { ICON_ERROR } else { ICON };
-                if let Ok(icon) = Image::from_bytes(bytes) {
-                    let _ = tray.set_icon(Some(icon));
-                }
+            let (line, look, paused) = summary(&host, &state).await;
+            if shown != Some(look)
+                && let Ok(icon) = Image::from_bytes(look.bytes())
+            {
+                shown = Some(look);
+                let _ = tray.set_icon(Some(icon));
             }
-            let _ = status.set_text(status_line(&host, &state).await);
-            let _ = tray.set_tooltip(Some(status_line(&host, &state).await));
+            let _ = pause.set_text(if paused { RESUME_TEXT } else { PAUSE_TEXT });
+            let _ = status.set_text(&line);
+            let _ = tray.set_tooltip(Some(&line));
             tokio::select! {
                 changed = states.changed() => if changed.is_err() { break },
+                _ = refresh.notified() => {}
                 _ = tokio::time::sleep(REFRESH) => {}
             }
         }
     });
 }
 
-async fn status_line(host: &DaemonHost, state: &DaemonState) -> String {
+/// The status line, the icon's look, and whether workflows are paused.
+async fn summary(host: &DaemonHost, state: &DaemonState) -> (String, Look, bool) {
     match state {
-        DaemonState::Starting => "sekia: starting…".into(),
-        DaemonState::Stopped => "sekia: stopped".into(),
+        DaemonState::Starting => ("sekia: starting…".into(), Look::Ok, false),
+        DaemonState::Stopped => ("sekia: stopped".into(), Look::Error, false),
         DaemonState::Failed { error } => {
             let mut line = format!("sekia: not running: {error}");
             if line.chars().count() > 90 {
                 line = line.chars().take(89).collect::<String>() + "…";
             }
-            line
+            (line, Look::Error, false)
         }
-        DaemonState::Running { .. } => match host.call(|d| async move { d.status().await }).await {
-            Ok(s) => format!(
-                "sekia: running · {} · {}",
-                plural(s.agent_count, "agent"),
-                plural(s.workflow_count, "workflow")
-            ),
-            Err(e) => format!("sekia: {e}"),
-        },
+        DaemonState::Running { .. } => {
+            let status = host
+                .call(|d| async move {
+                    let online = d
+                        .agents()
+                        .await
+                        .agents
+                        .iter()
+                        .filter(|a| a.status != sekia_daemon::registry::OFFLINE)
+                        .count();
+                    (d.daemon_status().await, online)
+                })
+                .await;
+            match status {
+                Ok((s, online)) => {
+                    let look = if s.paused {
+                        Look::Paused
+                    } else if s.attention.is_empty() {
+                        Look::Ok
+                    } else {
+                        Look::Attention
+                    };
+                    let mut line = format!(
+                        "sekia: {} online · {} · {} today",
+                        plural(online as u64, "agent"),
+                        plural(s.status.workflow_count, "workflow"),
+                        plural(s.events_today, "event")
+                    );
+                    if s.paused {
+                        line.push_str(" · paused");
+                    }
+                    (line, look, s.paused)
+                }
+                Err(e) => (format!("sekia: {e}"), Look::Error, false),
+            }
+        }
     }
 }
 
