@@ -1,4 +1,4 @@
-.PHONY: run test bench desktop desktop-test
+.PHONY: run test bench desktop desktop-test ui ui-test
 # Start sekia (headless daemon in the foreground).
 run:
 	@scripts/run.sh
@@ -14,3 +14,9 @@ desktop:
 # The desktop shell's tests: mock-runtime unit tests and a WebDriver test under Xvfb.
 desktop-test:
 	@scripts/desktop-test.sh
+# Build the UI (ui/dist), served by the desktop window and the dashboard.
+ui:
+	@cd ui && npm ci --no-audit --no-fund --loglevel=error && npm run build
+# The UI's tests: svelte-check, Vitest, and the Chromium end-to-end test against sekiad.
+ui-test:
+	@scripts/ui-test.sh

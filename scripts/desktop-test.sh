@@ -33,6 +33,12 @@ if [ ! -x src-tauri/node_modules/.bin/tauri ]; then
   (cd src-tauri && npm install --no-audit --no-fund --loglevel=error)
 fi
 
+# The window's files are compiled into the binary: build the UI first if it is not built.
+if [ ! -f ui/dist/index.html ] || [ ! -d ui/dist/assets ]; then
+  echo "desktop-test: building the UI (ui/dist)"
+  (cd ui && npm ci --no-audit --no-fund --loglevel=error && npm run --silent build)
+fi
+
 # --- lint and unit tests ---------------------------------------------------------------------
 echo "desktop-test: cargo fmt --check"
 cargo fmt --manifest-path "$MANIFEST" --check

@@ -12,5 +12,7 @@ echo "test: cargo clippy (warnings are errors)"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 echo "test: cargo test"
 cargo test --workspace
+echo "test: the UI (svelte-check, Vitest, build, Chromium end to end against sekiad)"
+scripts/ui-test.sh
 echo "test: desktop shell (src-tauri: mock runtime + WebDriver under Xvfb)"
 scripts/desktop-test.sh
