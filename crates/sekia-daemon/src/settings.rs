@@ -93,7 +93,7 @@ pub struct WorkflowChange {
 #[serde(default, deny_unknown_fields)]
 #[ts(optional_fields)]
 pub struct StoreChange {
-    #[ts(type = "number")]
+    #[ts(as = "Option<f64>")]
     pub max_events: Option<u64>,
     pub max_age: Option<String>,
 }

@@ -34,15 +34,22 @@ fn render() -> BTreeMap<String, String> {
         ));
     }
     index.push('\n');
+    let results = api::result_types(&cfg);
     for name in files.keys() {
         let module = name.trim_end_matches(".ts");
         let ty = module.rsplit('/').next().unwrap_or(module);
-        index.push_str(&format!(
-            "import type {{ {ty} }} from \"./generated/{module}\";\n"
-        ));
+        let used = results.iter().any(|(_, r)| {
+            r.split(|c: char| !c.is_alphanumeric() && c != '_')
+                .any(|word| word == ty)
+        });
+        if used {
+            index.push_str(&format!(
+                "import type {{ {ty} }} from \"./generated/{module}\";\n"
+            ));
+        }
     }
     index.push_str("\n/** The result of each call, by `cmd`. */\nexport type ApiResults = {\n");
-    for (cmd, ty) in api::result_types(&cfg) {
+    for (cmd, ty) in results {
         index.push_str(&format!("  {cmd}: {ty};\n"));
     }
     index.push_str("};\n");

@@ -125,6 +125,7 @@ pub struct Command {
         skip_serializing_if = "String::is_empty",
         deserialize_with = "null_default"
     )]
+    #[ts(as = "Option<String>", optional)]
     pub signature: String,
 }
 

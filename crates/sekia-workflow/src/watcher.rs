@@ -22,6 +22,9 @@ pub(crate) fn start(engine: Engine) -> Result<JoinHandle<()>, EngineError> {
     let (tx, mut rx) = mpsc::channel::<Option<Vec<PathBuf>>>(RAW_CAPACITY);
     let mut watcher = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
         let msg = match res {
+            // Reads are not changes; and since loading a file reads it, reacting to them would
+            // reload forever (each load's read announcing the next).
+            Ok(ev) if ev.kind.is_access() => return,
             Ok(ev) => Some(ev.paths),
             Err(_) => None, // unknown change: reload everything
         };

@@ -131,3 +131,22 @@ async fn manifest_change_reloads_everything_including_skills() {
     h.assert_alive("b").await;
     h.assert_alive("skill:s1").await;
 }
+
+/// Loading a file reads it; a watcher that took reads for changes reloaded forever (each load's
+/// read announcing the next). Reading the file from outside must not reload it either.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reading_a_file_is_not_a_change() {
+    let h = Harness::start(&[("a.lua", &ponger("a"))], hot).await;
+    let loaded_at = h.status("a").unwrap().info.loaded_at;
+    for _ in 0..5 {
+        let _ = std::fs::read_to_string(h.dir.path().join("a.lua")).unwrap();
+        tokio::time::sleep(Duration::from_millis(150)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(
+        h.status("a").unwrap().info.loaded_at,
+        loaded_at,
+        "reads reloaded the workflow"
+    );
+    h.engine.shutdown().await;
+}

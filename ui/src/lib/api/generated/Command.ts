@@ -27,4 +27,4 @@ source: string,
  * Lowercase hex HMAC-SHA256 (see [`crate::signing`]); omitted when
  * empty, like Go's `omitempty`.
  */
-signature: string, };
+signature?: string, };

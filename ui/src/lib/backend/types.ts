@@ -1,0 +1,37 @@
+// The backend seam: everything the UI asks of sekia goes through one `Backend`. Two hosts
+// implement it: the desktop shell over Tauri IPC (`tauri.ts`) and the daemon's dashboard over
+// HTTP + Server-Sent Events (`http.ts`). Nothing outside this folder knows which one it is
+// talking to, beyond `kind` (to show desktop-only settings).
+
+import type { ArgsParam, Cmd, ResultOf, StoredEvent } from '../api';
+import type { EventFilter } from '../filters';
+
+export type { EventFilter };
+
+/** Something about the live stream the user should know. */
+export type StreamNotice =
+  /** The server dropped events because this client was too slow (`lagged` SSE event). */
+  | { kind: 'lagged'; skipped: number }
+  /** The stream connected, or lost its connection (it reconnects by itself). */
+  | { kind: 'stream'; state: 'open' | 'error' };
+
+export interface Backend {
+  /** Which host this is. Desktop-only features (start at login) check it. */
+  readonly kind: 'tauri' | 'http';
+  /** One RPC call, typed by the generated contract. Rejects with an `ApiError`. */
+  call<C extends Cmd>(cmd: C, ...args: ArgsParam<C>): Promise<ResultOf<C>>;
+  /** Live events, as they are committed to history. Returns the unsubscribe function. */
+  onEvent(cb: (e: StoredEvent) => void, filter?: EventFilter): () => void;
+  /** The embedded daemon's state (desktop only: Tauri event `sekia:state`). */
+  onState?(cb: (s: unknown) => void): () => void;
+  /** Notices about the live stream (lag, connection). */
+  onNotice(cb: (n: StreamNotice) => void): () => void;
+  /**
+   * Start at login (desktop only: the shell's own `autostart` / `set_autostart` commands, not
+   * daemon calls). Absent in a browser.
+   */
+  autostart?: {
+    get(): Promise<boolean>;
+    set(enabled: boolean): Promise<boolean>;
+  };
+}

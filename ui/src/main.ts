@@ -1,0 +1,13 @@
+import './app.css';
+
+import { mount } from 'svelte';
+
+import App from './App.svelte';
+import { applyTheme, loadTheme } from './lib/theme';
+
+applyTheme(loadTheme());
+
+const target = document.getElementById('app');
+if (!target) throw new Error('#app is missing from index.html');
+
+export default mount(App, { target });
