@@ -17,7 +17,7 @@ MANIFEST=src-tauri/Cargo.toml
 
 # --- system packages (Debian/Ubuntu) ---------------------------------------------------------
 pkgs=(build-essential pkg-config file curl libwebkit2gtk-4.1-dev libayatana-appindicator3-dev
-  librsvg2-dev xvfb xauth dbus-daemon webkit2gtk-driver)
+  librsvg2-dev xvfb xauth dbus-daemon webkit2gtk-driver python3-xlib)
 command -v node >/dev/null 2>&1 || pkgs+=(nodejs)
 command -v npm >/dev/null 2>&1 || pkgs+=(npm)
 source scripts/apt.sh

@@ -5,8 +5,10 @@
 // and sekiactl both use them to find the config, the history and the socket.
 import { execFileSync, spawn } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 
+const HERE = dirname(fileURLToPath(import.meta.url));
 const DRIVER = process.env.DRIVER ?? "http://127.0.0.1:4444";
 const APP_BIN = need("APP_BIN");
 const SEKIACTL = need("SEKIACTL");
@@ -113,6 +115,26 @@ try {
     if (!out.includes("desktop.test")) throw new Error(`not in history: ${out}`);
   });
 
+  await step("closing the window frees the webview; the app and its daemon keep answering", async () => {
+    const pid = appPid();
+    const open = pssMiB(pid);
+    // As the window's close button does: WM_DELETE_WINDOW. (WebDriver's Close Window would
+    // end the session, and WebKitWebDriver kills the app with its last window.)
+    execFileSync("/usr/bin/python3", [join(HERE, "close-window.py"), "sekia"]);
+    // The web process (the page) ends with the window; WebKit's network process is shared
+    // by the app's web context and stays.
+    const webProcesses = () =>
+      descendants(pid).filter((p) => readFileSync(`/proc/${p}/comm`, "latin1").startsWith("WebKitWebProces"));
+    await until("the web process to exit", async () => webProcesses().length === 0, 15000);
+    if (!existsSync(`/proc/${pid}`)) throw new Error("the app exited with its window");
+    const s = JSON.parse(sekiactl("status", "--json"));
+    if (s.status !== "ok") throw new Error(`daemon: ${JSON.stringify(s)}`);
+    await sleep(1000);
+    const closed = pssMiB(pid);
+    console.log(`# PSS (app + WebKit processes): window open ${open.toFixed(1)} MiB, closed ${closed.toFixed(1)} MiB`);
+    writeFileSync(join(OUT_DIR, "desktop-memory.json"), JSON.stringify({ open_pss_mib: open, closed_pss_mib: closed }) + "\n");
+  });
+
   await step("SIGTERM stops the embedded daemon cleanly and removes its socket", async () => {
     // WebDriver ends the app with SIGKILL, which no program can clean up after; a logout or
     // `kill` sends SIGTERM, which quits as the tray's Quit does.
@@ -168,4 +190,35 @@ function appPid() {
     }
   }
   throw new Error(`no ${APP_BIN} process with ${mine}`);
+}
+
+/** Processes started by `pid`, recursively (WebKit's web and network processes). */
+function descendants(pid) {
+  const children = [];
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, "latin1");
+      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+      if (ppid === pid) children.push(Number(entry), ...descendants(Number(entry)));
+    } catch {
+      // gone
+    }
+  }
+  return children;
+}
+
+/** Proportional memory of the app and its WebKit processes, MiB (RSS would count shared
+ * libraries once per process). */
+function pssMiB(pid) {
+  let kib = 0;
+  for (const p of [pid, ...descendants(pid)]) {
+    try {
+      const m = /^Pss:\s+(\d+) kB/m.exec(readFileSync(`/proc/${p}/smaps_rollup`, "latin1"));
+      if (m) kib += Number(m[1]);
+    } catch {
+      // gone
+    }
+  }
+  return kib / 1024;
 }

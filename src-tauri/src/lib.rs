@@ -3,6 +3,7 @@
 //! `sekiad`, so `sekiactl` talks to the app as to `sekiad`. The shell holds no business logic:
 //! each command is a one-line call into the `Daemon` handle.
 
+pub mod alerts;
 mod commands;
 pub mod host;
 mod tray;
@@ -11,7 +12,7 @@ use std::sync::Arc;
 
 use sekia_daemon::SystemClock;
 use sekia_daemon::config::{LoadOptions, load};
-use tauri::{AppHandle, Builder, Emitter, Manager, RunEvent, Runtime, WindowEvent};
+use tauri::{AppHandle, Builder, Emitter, Manager, RunEvent, Runtime};
 use tokio::sync::broadcast::error::RecvError;
 
 pub use commands::{CallError, TEST_SOURCE, TEST_TYPE};
@@ -33,15 +34,12 @@ pub fn build_app<R: Runtime>(b: Builder<R>) -> Builder<R> {
         commands::autostart,
         commands::set_autostart,
     ])
-    .on_window_event(|window, event| {
-        // Closing the window hides it; the daemon keeps running in the tray.
-        if let WindowEvent::CloseRequested { api, .. } = event
-            && window.label() == "main"
-        {
-            api.prevent_close();
-            let _ = window.hide();
-        }
-    })
+}
+
+/// Whether an exit request should be refused: the last window closing asks to exit with no
+/// code, and the app lives on in the tray; Quit and signals ask with a code and are let through.
+pub fn keep_running_after(code: Option<i32>) -> bool {
+    code.is_none()
 }
 
 /// Hands `host` to the app (as managed state for the commands) and forwards the daemon's
@@ -104,11 +102,12 @@ pub fn start_daemon() -> DaemonHost {
 /// tracing's `log-always` feature, to tauri-plugin-log's file as well.
 fn init_tracing() {
     use tracing_subscriber::layer::SubscriberExt;
-    use tracing_subscriber::util::SubscriberInitExt;
-    let _ = tracing_subscriber::registry()
+    // Not `try_init`: that would also route `log` records into tracing, taking the `log`
+    // logger that tauri-plugin-log must own.
+    let subscriber = tracing_subscriber::registry()
         .with(tracing_subscriber::filter::LevelFilter::INFO)
-        .with(sekia_daemon::RecentLogs)
-        .try_init();
+        .with(sekia_daemon::RecentLogs);
+    let _ = tracing::subscriber::set_global_default(subscriber);
 }
 
 /// The desktop app.
@@ -120,6 +119,7 @@ pub fn run() {
             tray::show_main(app)
         }))
         .plugin(tauri_plugin_opener::init())
+        .plugin(tauri_plugin_notification::init())
         .plugin(
             tauri_plugin_log::Builder::new()
                 .level(log::LevelFilter::Info)
@@ -144,6 +144,7 @@ pub fn run() {
         .setup(|app| {
             attach(app.handle(), start_daemon());
             tray::create(app.handle())?;
+            notify_problems(app.handle().clone());
             // The window is made hidden (tauri.conf.json) and shown unless started at login.
             if !std::env::args().any(|a| a == HIDDEN_ARG) {
                 tray::show_main(app.handle());
@@ -154,9 +155,41 @@ pub fn run() {
         .build(tauri::generate_context!())
         .expect("error while building the sekia desktop app");
     app.run(|app, event| {
+        // Closing the window destroys it (an idle tray app holds no webview memory); the daemon
+        // keeps running and "Open sekia" makes a new window.
+        if let RunEvent::ExitRequested { code, api, .. } = &event
+            && keep_running_after(*code)
+        {
+            api.prevent_exit();
+        }
         if let RunEvent::Exit = event {
             // However the app ends, the daemon stops cleanly and its socket goes away.
             app.state::<DaemonHost>().shutdown_blocking();
+        }
+    });
+}
+
+/// Desktop notifications for workflow errors and agents going offline (see [`alerts`]).
+fn notify_problems<R: Runtime>(app: AppHandle<R>) {
+    use tauri_plugin_notification::NotificationExt;
+    let host = app.state::<DaemonHost>().inner().clone();
+    tauri::async_runtime::spawn(async move {
+        let mut alerts = alerts::Alerts::default();
+        loop {
+            tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+            let Ok(status) = host.call(|d| async move { d.daemon_status().await }).await else {
+                continue;
+            };
+            if let Some(alert) = alerts.observe(std::time::Instant::now(), &status.attention)
+                && let Err(e) = app
+                    .notification()
+                    .builder()
+                    .title(&alert.title)
+                    .body(&alert.body)
+                    .show()
+            {
+                log::warn!("cannot show a notification: {e}");
+            }
         }
     });
 }

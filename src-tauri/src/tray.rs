@@ -107,13 +107,27 @@ pub fn create<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<()> {
     Ok(())
 }
 
-/// Shows, unminimises and focuses the main window (tray "Open sekia", a second launch).
+/// Shows, unminimises and focuses the main window (tray "Open sekia", a second launch),
+/// creating it again if it was closed: a closed window is destroyed, not hidden.
 pub fn show_main<R: Runtime>(app: &AppHandle<R>) {
-    if let Some(window) = app.get_webview_window("main") {
-        let _ = window.show();
-        let _ = window.unminimize();
-        let _ = window.set_focus();
-    }
+    let window = match app.get_webview_window("main") {
+        Some(w) => w,
+        None => {
+            let Some(config) = app.config().app.windows.iter().find(|w| w.label == "main") else {
+                return;
+            };
+            match tauri::WebviewWindowBuilder::from_config(app, config).and_then(|b| b.build()) {
+                Ok(w) => w,
+                Err(e) => {
+                    log::warn!("cannot open the window: {e}");
+                    return;
+                }
+            }
+        }
+    };
+    let _ = window.show();
+    let _ = window.unminimize();
+    let _ = window.set_focus();
 }
 
 /// The check mark has already flipped when this runs; make the login item match it.
