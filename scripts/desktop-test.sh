@@ -39,6 +39,10 @@ if [ ! -f ui/dist/index.html ] || [ ! -d ui/dist/assets ]; then
   (cd ui && npm ci --no-audit --no-fund --loglevel=error && npm run --silent build)
 fi
 
+if [ -n "${SEKIA_SETUP_ONLY:-}" ]; then
+  exit 0
+fi
+
 # --- lint and unit tests ---------------------------------------------------------------------
 echo "desktop-test: cargo fmt --check"
 cargo fmt --manifest-path "$MANIFEST" --check
