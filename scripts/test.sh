@@ -10,9 +10,14 @@ echo "test: cargo fmt --check"
 cargo fmt --all --check
 echo "test: cargo clippy (warnings are errors)"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
+scripts/accounts-setup.sh
 echo "test: cargo test"
-cargo test --workspace
+cargo test --workspace --exclude sekia-accounts
+echo "test: sekia-accounts (real oauth2-mock-server; a real Secret Service in a private D-Bus session)"
+scripts/accounts-setup.sh with-keyring cargo test -p sekia-accounts
 echo "test: the UI (svelte-check, Vitest, build, Chromium end to end against sekiad)"
 scripts/ui-test.sh
 echo "test: desktop shell (src-tauri: mock runtime + WebDriver under Xvfb)"
 scripts/desktop-test.sh
+echo "test: the .deb (build, contents, dpkg -i, launch, remove)"
+scripts/deb-test.sh

@@ -23,6 +23,7 @@ pub mod canonical;
 pub mod clock;
 pub mod gotime;
 pub mod json;
+pub mod secret;
 pub mod signing;
 pub mod subjects;
 pub mod types;
@@ -30,6 +31,7 @@ pub mod types;
 pub use canonical::{CanonicalError, signing_bytes, to_canonical_string};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use gotime::{GO_ZERO_TIME, GoTimeError, format_go_duration_secs, format_go_time};
+pub use secret::Secret;
 pub use signing::{SignatureError, compute_signature, sign, verify};
 pub use subjects::{Pattern, SubjectError, subject_matches};
 pub use types::{

@@ -1,0 +1,22 @@
+//! sekia's accounts: OAuth sign-in on a loopback redirect (RFC 8252), tokens in the OS keychain
+//! or an age-encrypted file, and access tokens refreshed before they expire. See README.md.
+
+mod error;
+mod file_store;
+pub mod flow;
+mod keyring_store;
+mod pkce;
+pub mod provider;
+mod refresh;
+mod secret;
+mod store;
+mod token_endpoint;
+
+pub use error::AccountError;
+pub use file_store::FileStore;
+pub use flow::{CancelHandle, FlowOptions, SignIn};
+pub use keyring_store::KeyringStore;
+pub use provider::{PastedToken, Provider, ProviderOverrides};
+pub use refresh::{Account, AccountState, RefreshPolicy, TokenSource};
+pub use secret::{AccountId, Secret, TokenSet};
+pub use store::{StoreChoice, StoreKind, TokenStore, choose_store};
