@@ -1,4 +1,4 @@
-.PHONY: run test bench desktop desktop-test ui ui-test
+.PHONY: run test bench bench-desktop desktop desktop-test ui ui-test
 # Start sekia (headless daemon in the foreground).
 run:
 	@scripts/run.sh
@@ -20,3 +20,6 @@ ui:
 # The UI's tests: svelte-check, Vitest, and the Chromium end-to-end test against sekiad.
 ui-test:
 	@scripts/ui-test.sh
+# Desktop figures (first window, PSS open/closed, idle CPU, .deb size) against a minimal Tauri app.
+bench-desktop:
+	@scripts/bench-desktop.sh
