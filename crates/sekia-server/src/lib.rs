@@ -5,6 +5,7 @@
 pub mod client;
 mod routes;
 mod sekiad;
+mod serving;
 pub mod socket;
 pub mod web;
 

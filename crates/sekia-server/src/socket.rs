@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 use sekia_daemon::{Daemon, fsperm};
 use thiserror::Error;
 use tokio::net::UnixListener;
-use tokio::task::JoinHandle;
-use tokio_util::sync::CancellationToken;
+
+use crate::serving::Serving;
 
 #[derive(Debug, Error)]
 pub enum SocketError {
@@ -28,28 +28,17 @@ pub enum SocketError {
 /// removes the socket file.
 pub struct ApiServer {
     path: PathBuf,
-    stop: CancellationToken,
-    task: JoinHandle<()>,
+    serving: Serving,
 }
 
 impl ApiServer {
     pub async fn bind(daemon: Daemon, path: &Path) -> Result<Self, SocketError> {
         let listener = listen(path).await?;
-        let stop = CancellationToken::new();
-        let app = crate::router(daemon);
-        let stopped = stop.clone();
-        let task = tokio::spawn(async move {
-            let serve = axum::serve(listener, app)
-                .with_graceful_shutdown(async move { stopped.cancelled().await });
-            if let Err(e) = serve.await {
-                tracing::error!(error = %e, "local API server failed");
-            }
-        });
+        let serving = Serving::start(listener, crate::router(daemon), "local API server");
         tracing::info!(socket = %path.display(), "local API listening");
         Ok(Self {
             path: path.to_path_buf(),
-            stop,
-            task,
+            serving,
         })
     }
 
@@ -58,14 +47,7 @@ impl ApiServer {
     }
 
     pub async fn shutdown(self) {
-        self.stop.cancel();
-        let abort = self.task.abort_handle();
-        if tokio::time::timeout(std::time::Duration::from_secs(5), self.task)
-            .await
-            .is_err()
-        {
-            abort.abort();
-        }
+        self.serving.stop().await;
         if let Err(e) = std::fs::remove_file(&self.path)
             && e.kind() != io::ErrorKind::NotFound
         {

@@ -21,11 +21,10 @@ use subtle::ConstantTimeEq;
 use thiserror::Error;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
-use tokio::task::JoinHandle;
-use tokio_util::sync::CancellationToken;
 use tower_http::services::{ServeDir, ServeFile};
 
 use crate::routes::{ApiState, MAX_LIVE_CONNECTIONS, api_router};
+use crate::serving::Serving;
 
 /// Largest request body, in bytes (a workflow source is at most 1 MiB).
 pub const MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
@@ -110,8 +109,7 @@ struct Guard {
 /// The running dashboard.
 pub struct WebServer {
     addr: SocketAddr,
-    stop: CancellationToken,
-    task: JoinHandle<()>,
+    serving: Serving,
 }
 
 impl WebServer {
@@ -150,17 +148,9 @@ impl WebServer {
             hosts: Arc::new(hosts),
         };
         let app = dashboard_router(daemon, guard, ui_dir);
-        let stop = CancellationToken::new();
-        let stopped = stop.clone();
-        let task = tokio::spawn(async move {
-            let serve = axum::serve(listener, app.into_make_service())
-                .with_graceful_shutdown(async move { stopped.cancelled().await });
-            if let Err(e) = serve.await {
-                tracing::error!(error = %e, "dashboard server failed");
-            }
-        });
+        let serving = Serving::start(listener, app, "dashboard server");
         tracing::info!(address = %format!("http://{addr}/"), "dashboard listening");
-        Ok(Self { addr, stop, task })
+        Ok(Self { addr, serving })
     }
 
     pub fn addr(&self) -> SocketAddr {
@@ -168,14 +158,7 @@ impl WebServer {
     }
 
     pub async fn shutdown(self) {
-        self.stop.cancel();
-        let abort = self.task.abort_handle();
-        if tokio::time::timeout(std::time::Duration::from_secs(5), self.task)
-            .await
-            .is_err()
-        {
-            abort.abort();
-        }
+        self.serving.stop().await;
     }
 }
 
