@@ -4,6 +4,8 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use sha2::{Digest, Sha256};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 use ts_rs::TS;
@@ -82,6 +84,10 @@ pub(crate) struct Inner {
     paused: AtomicBool,
     /// Events that arrived while paused and so reached no workflow.
     skipped_paused: AtomicU64,
+    /// SHA-256 of the source each running workflow was loaded from, by name: lets the watcher
+    /// skip a file whose bytes it already runs (a save from the UI loads it at once, then the
+    /// watcher sees the same write).
+    loaded_from: Mutex<BTreeMap<String, [u8; 32]>>,
 }
 
 /// The Lua workflow engine. Cheap to clone.
@@ -155,6 +161,7 @@ impl Engine {
             decode_errors: AtomicU64::new(0),
             paused: AtomicBool::new(false),
             skipped_paused: AtomicU64::new(0),
+            loaded_from: Mutex::default(),
             config,
             clock,
         });
@@ -380,6 +387,9 @@ impl Engine {
         if let Ok(mut errs) = self.inner.load_errors.lock() {
             errs.remove(name);
         }
+        if let Ok(mut hashes) = self.inner.loaded_from.lock() {
+            hashes.insert(name.to_owned(), Sha256::digest(&source).into());
+        }
         if let Some(old) = old {
             self.stop_in_background(&old);
         }
@@ -422,6 +432,9 @@ impl Engine {
 
     async fn remove(&self, name: &str) -> bool {
         let old = self.swap(name, None);
+        if let Ok(mut hashes) = self.inner.loaded_from.lock() {
+            hashes.remove(name);
+        }
         match old {
             Some(w) => {
                 self.stop_in_background(&w);
@@ -500,6 +513,22 @@ impl Engine {
     /// Bus messages on `sekia.events.>` that were not valid event JSON.
     pub fn decode_errors(&self) -> u64 {
         self.inner.decode_errors.load(Ordering::Relaxed)
+    }
+
+    /// Whether the workflow file at `path` holds exactly the bytes its running version was
+    /// loaded from (so loading it again would change nothing).
+    pub(crate) fn runs_current(&self, path: &Path) -> bool {
+        let Some(name) = workflow_name(path) else {
+            return false;
+        };
+        let Ok(source) = std::fs::read(path) else {
+            return false;
+        };
+        let hash: [u8; 32] = Sha256::digest(&source).into();
+        self.inner
+            .loaded_from
+            .lock()
+            .is_ok_and(|h| h.get(&name) == Some(&hash))
     }
 
     /// Pauses or resumes every workflow. While paused, events are still delivered to history

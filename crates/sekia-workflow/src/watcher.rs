@@ -71,6 +71,9 @@ pub(crate) fn start(engine: Engine) -> Result<JoinHandle<()>, EngineError> {
                     continue;
                 };
                 if path.is_file() {
+                    if engine.runs_current(&path) {
+                        continue;
+                    }
                     let _ = engine.load_file(&path).await;
                 } else {
                     engine.unload(&name).await;

@@ -150,3 +150,26 @@ async fn reading_a_file_is_not_a_change() {
     );
     h.engine.shutdown().await;
 }
+
+/// A file loaded directly (as the UI's save does) is not loaded a second time when the watcher
+/// then reports the same write: the running version and its counters stay.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_already_loaded_is_not_loaded_again() {
+    let h = Harness::start(&[], hot).await;
+    write(h.dir.path(), "c.lua", &ponger("c"));
+    h.engine
+        .load_file(&h.dir.path().join("c.lua"))
+        .await
+        .unwrap();
+    let loaded_at = h.status("c").unwrap().info.loaded_at;
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(h.status("c").unwrap().info.loaded_at, loaded_at);
+    // A real change still reloads.
+    write(
+        h.dir.path(),
+        "c.lua",
+        &format!("{}sekia.on('sekia.events.z', function() end)", ponger("c")),
+    );
+    wait_for(&h, |h| h.status("c").is_some_and(|s| s.info.handlers == 2)).await;
+    h.engine.shutdown().await;
+}
