@@ -336,6 +336,14 @@ listen = "127.0.0.1:${webPort}"
       }
     });
 
+    await step("the settings page accepts the values the daemon shows", async () => {
+      await page.goto(`${base}/#/settings`);
+      await page.getByTestId("save-settings").waitFor();
+      await sleep(300);
+      const errors = await page.locator(".field-error").allInnerTexts();
+      assert(errors.length === 0, `fresh settings flagged: ${errors.join("; ")}`);
+    });
+
     await step("screenshots of every page, light and dark", async () => {
       await sleep(500);
       const pages = ["overview", "events", `events/${eventId}`, "workflows", "workflows/e2e.lua", "accounts", "settings", "logs"];

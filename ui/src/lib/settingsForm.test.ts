@@ -44,7 +44,11 @@ describe('settings form', () => {
     expect(Object.keys(validate(bad)).sort()).toEqual(
       ['ai_base_url', 'handler_timeout', 'listen', 'max_age', 'max_events', 'memory_limit'].sort(),
     );
-    expect(validate({ ...formFrom(saved), listen: '[::1]:8080', memory_limit: '128 MB', max_age: '' })).toEqual({});
+    expect(validate({ ...formFrom(saved), listen: '[::1]:8080', memory_limit: '128 MB' })).toEqual({});
+    // The store needs both limits: no empty age, no zero count (the daemon refuses them too).
+    expect(Object.keys(validate({ ...formFrom(saved), max_age: '', max_events: '0' })).sort()).toEqual(['max_age', 'max_events']);
+    // What the daemon shows is what it reads back.
+    expect(validate({ ...formFrom(saved), max_age: '720h0m0s', handler_timeout: '30s' })).toEqual({});
     expect(validate({ ...formFrom(saved), listen: '0.0.0.0:70000' })).toHaveProperty('listen');
   });
 

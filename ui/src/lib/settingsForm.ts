@@ -44,11 +44,9 @@ export function validate(f: SettingsForm): FieldErrors {
   if (t === null || t <= 0) e.handler_timeout = 'A duration such as 30s or 1m.';
   if (!SIZE.test(f.memory_limit.trim())) e.memory_limit = 'A size such as 64MiB.';
   const n = Number(f.max_events.trim());
-  if (f.max_events.trim() === '' || !Number.isInteger(n) || n < 0) e.max_events = 'A whole number (0 keeps every event).';
-  if (f.max_age.trim() !== '') {
-    const a = parseGoDuration(f.max_age);
-    if (a === null || a < 0) e.max_age = 'A duration such as 720h (empty or 0 keeps events forever).';
-  }
+  if (f.max_events.trim() === '' || !Number.isInteger(n) || n < 1) e.max_events = 'A whole number of events, at least 1.';
+  const a = parseGoDuration(f.max_age);
+  if (a === null || a <= 0) e.max_age = 'A duration such as 720h (30 days).';
   const l = f.listen.trim();
   if (l !== '') {
     const port = Number(l.slice(l.lastIndexOf(':') + 1));

@@ -41,18 +41,15 @@ impl fmt::Debug for Duration {
     }
 }
 
+/// Go's syntax (`30s`, `720h0m0s`, `500ms`), which sekia's config uses and which both this
+/// parser and the UI read back: what the Settings page shows can be saved unchanged.
 impl fmt::Display for Duration {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.0.is_zero() {
-            return f.write_str("0s");
+        if self.0.subsec_nanos() == 0 {
+            f.write_str(&sekia_protocol::format_go_duration_secs(self.0.as_secs()))
+        } else {
+            write!(f, "{}ms", self.0.as_millis())
         }
-        write!(
-            f,
-            "{}",
-            humantime::format_duration(self.0)
-                .to_string()
-                .replace(' ', "")
-        )
     }
 }
 
@@ -97,8 +94,13 @@ mod tests {
     }
 
     #[test]
-    fn displays_compactly() {
-        assert_eq!(Duration::from_secs(5400).to_string(), "1h30m");
+    fn displays_in_go_syntax_and_reads_back() {
+        assert_eq!(Duration::from_secs(5400).to_string(), "1h30m0s");
+        assert_eq!(Duration::from_secs(30 * 86_400).to_string(), "720h0m0s");
+        for d in [5400, 30 * 86_400, 30, 0] {
+            let d = Duration::from_secs(d);
+            assert_eq!(Duration::parse(&d.to_string()).unwrap(), d);
+        }
         assert_eq!(Duration::from_millis(500).to_string(), "500ms");
         assert_eq!(Duration::from_secs(0).to_string(), "0s");
     }
