@@ -142,6 +142,7 @@ pub fn run() {
         );
     let app = build_app(builder)
         .setup(|app| {
+            quit_on_signals(app.handle().clone());
             attach(app.handle(), start_daemon());
             tray::create(app.handle())?;
             notify_problems(app.handle().clone());
@@ -149,7 +150,6 @@ pub fn run() {
             if !std::env::args().any(|a| a == HIDDEN_ARG) {
                 tray::show_main(app.handle());
             }
-            quit_on_signals(app.handle().clone());
             Ok(())
         })
         .build(tauri::generate_context!())
@@ -196,14 +196,20 @@ fn notify_problems<R: Runtime>(app: AppHandle<R>) {
 
 /// SIGTERM and SIGINT quit as the tray's Quit does, like `sekiad` on the same signals.
 fn quit_on_signals<R: Runtime>(app: AppHandle<R>) {
+    use tokio::signal::unix::{SignalKind, signal};
+    // Registered here, before the daemon starts, not inside the task: a SIGTERM that arrives
+    // while the daemon already answers must find the handler (else it kills the process and
+    // leaves the socket behind).
+    let runtime = tauri::async_runtime::handle();
+    let _entered = runtime.inner().enter();
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        log::warn!("cannot listen for SIGTERM/SIGINT");
+        return;
+    };
     tauri::async_runtime::spawn(async move {
-        use tokio::signal::unix::{SignalKind, signal};
-        let (Ok(mut term), Ok(mut int)) = (
-            signal(SignalKind::terminate()),
-            signal(SignalKind::interrupt()),
-        ) else {
-            return;
-        };
         tokio::select! {
             _ = term.recv() => {}
             _ = int.recv() => {}

@@ -161,9 +161,12 @@ fn open_workflows_folder<R: Runtime>(app: &AppHandle<R>) {
 /// Stops the daemon cleanly (its socket is removed), then exits.
 pub fn quit<R: Runtime>(app: &AppHandle<R>) {
     let app = app.clone();
-    let host = app.state::<DaemonHost>().inner().clone();
+    // A signal can come before the daemon is handed to the app: then there is nothing to stop.
+    let host = app.try_state::<DaemonHost>().map(|h| h.inner().clone());
     tauri::async_runtime::spawn(async move {
-        host.shutdown().await;
+        if let Some(host) = host {
+            host.shutdown().await;
+        }
         app.exit(0);
     });
 }
