@@ -186,12 +186,19 @@ let settings = {
   restart_required: [],
 };
 
-let accounts = [
-  { provider: 'github', label: 'GitHub', state: EMPTY ? 'not_connected' : 'connected', account: EMPTY ? null : 'mona', message: null, sign_in: 'oauth' },
-  { provider: 'slack', label: 'Slack', state: EMPTY ? 'not_connected' : 'needs_reconnect', account: EMPTY ? null : 'acme.slack.com', message: EMPTY ? null : 'The token was revoked; paste a new one.', sign_in: 'token' },
-  { provider: 'google', label: 'Google (Gmail and Calendar)', state: 'not_connected', account: null, message: null, sign_in: 'oauth' },
-  { provider: 'linear', label: 'Linear', state: 'not_connected', account: null, message: null, sign_in: 'oauth' },
+const providers = [
+  { id: 'github', label: 'GitHub', sign_in: true, sign_in_note: null, paste: 'github_pat' },
+  { id: 'slack', label: 'Slack', sign_in: false, sign_in_note: 'Slack accounts are added by pasting tokens', paste: 'slack_bot_and_app_token' },
+  { id: 'google', label: 'Google (Gmail and Calendar)', sign_in: true, sign_in_note: null, paste: null },
+  { id: 'linear', label: 'Linear', sign_in: false, sign_in_note: 'set accounts.linear.client_id (and client_secret) to the OAuth app you registered with Linear, or paste a token', paste: 'linear_api_key' },
 ];
+let accounts = EMPTY
+  ? []
+  : [
+      { provider: 'github', name: 'github-agent', identity: 'mona', state: 'connected', kind: 'oauth', connected_at: Date.now() - 86_400_000, expires_at: null },
+      { provider: 'slack', name: 'slack-agent', identity: 'Acme (bot sekia)', state: 'needs_reconnect', kind: 'token', connected_at: Date.now() - 3 * 86_400_000, expires_at: null },
+    ];
+let signIns = [];
 
 const logs = [];
 const COMPONENTS = ['daemon', 'workflow', 'store', 'bus', 'server'];
@@ -345,20 +352,47 @@ const rpc = {
     settings.restart_required = [...new Set([...settings.restart_required, ...restart])];
     return { applied, restart_required: restart };
   },
-  accounts: () => accounts,
-  connect_account: async ({ provider, token }) => {
-    const a = accounts.find((x) => x.provider === provider);
-    if (!a) throw new Fail(404, `unknown provider ${provider}`, 'provider');
-    if (a.sign_in === 'token' && !String(token ?? '').startsWith('xoxb-')) throw new Fail(400, 'a Slack bot token starts with xoxb-', 'token');
-    await new Promise((r) => setTimeout(r, 1200));
-    Object.assign(a, { state: 'connected', account: provider === 'slack' ? 'acme.slack.com' : 'you@example.com', message: null });
+  accounts: () => ({ store: 'keyring', store_note: null, providers, accounts, sign_ins: signIns }),
+  connect_account: ({ provider, name }) => {
+    const p = providers.find((x) => x.id === provider);
+    if (!p) throw new Fail(400, `field \`provider\`: ${provider} is not a provider sekia connects to`, 'provider');
+    if (!p.sign_in) throw new Fail(400, p.sign_in_note, null);
+    const id = `signin_${Date.now()}`;
+    const url = `https://example.com/oauth/authorize?client_id=demo&provider=${provider}`;
+    signIns.push({ id, provider, name: name ?? null, url, started_at: Date.now() });
+    // The "browser" comes back after a few seconds.
+    setTimeout(() => {
+      if (!signIns.some((s) => s.id === id)) return;
+      signIns = signIns.filter((s) => s.id !== id);
+      const n = name ?? (accounts.some((a) => a.name === `${provider}-agent`) ? `${provider}-you` : `${provider}-agent`);
+      accounts = accounts.filter((a) => a.name !== n);
+      accounts.push({ provider, name: n, identity: 'you@example.com', state: 'connected', kind: 'oauth', connected_at: Date.now(), expires_at: null });
+    }, 4000);
+    return { id, url };
+  },
+  cancel_sign_in: ({ id }) => {
+    signIns = signIns.filter((s) => s.id !== id);
+    return {};
+  },
+  wait_sign_in: () => {
+    throw new Fail(400, 'not used by the UI', null);
+  },
+  add_account_token: async ({ provider, name, token, app_token }) => {
+    const prefix = { github: 'gh', slack: 'xoxb-', linear: 'lin_api_' }[provider];
+    if (!prefix) throw new Fail(400, `field \`provider\`: ${provider} accounts are added by signing in`, 'provider');
+    if (!String(token ?? '').startsWith(prefix)) throw new Fail(400, `field \`token\`: is not a ${provider} token`, 'token');
+    if (provider === 'slack' && !String(app_token ?? '').startsWith('xapp-')) throw new Fail(400, 'field `app_token`: is not a Slack app-level token (xapp-…)', 'app_token');
+    await new Promise((r) => setTimeout(r, 800));
+    const n = name || `${provider}-agent`;
+    accounts = accounts.filter((a) => a.name !== n);
+    const a = { provider, name: n, identity: provider === 'slack' ? 'Acme (bot sekia)' : 'you@example.com', state: 'connected', kind: 'token', connected_at: Date.now(), expires_at: null };
+    accounts.push(a);
     return a;
   },
-  disconnect_account: ({ provider }) => {
-    const a = accounts.find((x) => x.provider === provider);
-    if (!a) throw new Fail(404, `unknown provider ${provider}`, 'provider');
-    Object.assign(a, { state: 'not_connected', account: null, message: null });
-    return a;
+  disconnect_account: ({ name }) => {
+    if (!accounts.some((a) => a.name === name)) throw new Fail(404, `account ${name} not found`, null);
+    accounts = accounts.filter((a) => a.name !== name);
+    return { name, revoked: true, note: null };
   },
 };
 

@@ -5,6 +5,7 @@
 // (screenshots, default ../../test-output/ui), CHROMIUM (default /usr/bin/chromium).
 import { spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import http from "node:http";
 import net from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -18,6 +19,7 @@ const UI_DIR = resolve(process.env.UI_DIR ?? join(HERE, "../dist"));
 const OUT_DIR = resolve(process.env.OUT_DIR ?? join(HERE, "../../test-output/ui"));
 const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";
 const AGENT = "e2e-agent";
+const E2E_PAT = "ghp_e2e-pasted-token-value";
 
 function need(name) {
   const v = process.env[name];
@@ -123,6 +125,7 @@ async function main() {
   mkdirSync(OUT_DIR, { recursive: true });
   const sandbox = mkdtempSync(join(tmpdir(), "sekia-ui-e2e-"));
   const children = [];
+  const cleanups = [];
   let browser;
   let stopAgent = () => {};
   try {
@@ -142,6 +145,23 @@ async function main() {
       }),
     );
 
+    // A stand-in for GitHub's REST API: `GET /user` as GitHub answers it, for the pasted-token
+    // check (the only external service in this test).
+    const githubSeen = [];
+    const github = http.createServer((req, res) => {
+      githubSeen.push(`${req.method} ${req.url} ${req.headers.authorization ?? ""}`);
+      res.setHeader("content-type", "application/json");
+      if (req.url === "/user" && req.headers.authorization === `Bearer ${E2E_PAT}`) {
+        res.end(JSON.stringify({ login: "e2e-octocat", id: 7 }));
+      } else {
+        res.statusCode = 401;
+        res.end(JSON.stringify({ message: "Bad credentials" }));
+      }
+    });
+    const githubPort = await freePort();
+    await new Promise((r) => github.listen(githubPort, "127.0.0.1", r));
+    cleanups.push(() => github.close());
+
     const home = join(sandbox, "home");
     const workflows = join(sandbox, "workflows");
     mkdirSync(join(home, ".config/sekia"), { recursive: true });
@@ -159,6 +179,12 @@ dir = "${workflows}"
 
 [web]
 listen = "127.0.0.1:${webPort}"
+
+[accounts]
+store = "file"
+
+[accounts.github]
+api_url = "http://127.0.0.1:${githubPort}"
 `,
     );
     const runtime = join(sandbox, "run");
@@ -344,6 +370,29 @@ listen = "127.0.0.1:${webPort}"
       assert(errors.length === 0, `fresh settings flagged: ${errors.join("; ")}`);
     });
 
+    await step("a pasted GitHub token is checked, connects as its login, and disconnects", async () => {
+      await page.goto(`${base}/#/accounts`);
+      const card = page.getByTestId("account-github");
+      await card.waitFor();
+      await card.locator("summary").click();
+      const form = page.getByTestId("paste-github");
+      await form.locator('input[type="password"]').fill("ghp_wrong-token");
+      await form.locator('button[type="submit"]').click();
+      await form.locator(".field-error").filter({ hasText: "Bad credentials" }).waitFor();
+      await form.locator('input[type="password"]').fill(E2E_PAT);
+      await form.locator('button[type="submit"]').click();
+      const row = page.getByTestId("connected-github-agent");
+      await row.filter({ hasText: "e2e-octocat" }).waitFor();
+      assert(githubSeen.some((l) => l.startsWith("GET /user")), `GitHub was not asked: ${githubSeen}`);
+      const listed = await api("POST", "/api/v1/rpc", { cmd: "accounts" });
+      assert(!JSON.stringify(listed.json).includes(E2E_PAT), "the token came back from the daemon");
+      assert(listed.json.accounts[0].identity === "e2e-octocat", JSON.stringify(listed.json));
+      await row.getByRole("button", { name: "Disconnect" }).click();
+      await page.locator(".btn.danger").filter({ hasText: "Disconnect" }).click();
+      await row.waitFor({ state: "detached" });
+      assert(!log.includes(E2E_PAT), "the token reached sekiad's log");
+    });
+
     await step("screenshots of every page, light and dark", async () => {
       await sleep(500);
       const pages = ["overview", "events", `events/${eventId}`, "workflows", "workflows/e2e.lua", "accounts", "settings", "logs"];
@@ -359,11 +408,15 @@ listen = "127.0.0.1:${webPort}"
     });
 
     await step("no errors in the browser console", async () => {
-      const real = consoleErrors.filter((e) => !e.includes("503") && !e.includes("EventSource"));
+      // 400: the deliberately wrong token of the accounts step, answered as bad input.
+      const real = consoleErrors.filter(
+        (e) => !e.includes("503") && !e.includes("status of 400") && !e.includes("EventSource"),
+      );
       assert(real.length === 0, real.join("\n"));
     });
   } finally {
     stopAgent();
+    for (const c of cleanups) c();
     if (browser) await browser.close().catch(() => {});
     for (const c of children.reverse()) {
       c.kill("SIGTERM");

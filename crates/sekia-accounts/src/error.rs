@@ -99,6 +99,17 @@ pub enum AccountError {
     #[error("the {provider} token endpoint sent an unusable answer: {what}")]
     BadTokenResponse { provider: String, what: String },
 
+    /// The service's API could not be reached or answered 5xx/429.
+    #[error(
+        "cannot reach the {provider} API: {message}; check the network connection and try again"
+    )]
+    ApiUnreachable { provider: String, message: String },
+
+    /// The service's API refused a token (a pasted one, or one being revoked); the message
+    /// is the service's reason and what to do.
+    #[error("{message}")]
+    ApiRejected { provider: String, message: String },
+
     /// No tokens are stored for the account.
     #[error("account {account} is not signed in; connect it first")]
     NotSignedIn { account: String },
@@ -146,7 +157,10 @@ pub enum AccountError {
 impl AccountError {
     /// Whether trying the same request again later may succeed (network, 5xx, 429).
     pub fn is_transient(&self) -> bool {
-        matches!(self, AccountError::Unreachable { .. })
+        matches!(
+            self,
+            AccountError::Unreachable { .. } | AccountError::ApiUnreachable { .. }
+        )
     }
 }
 
@@ -238,6 +252,14 @@ mod tests {
                 provider: "Google".into(),
                 what: "no access_token".into(),
             },
+            AccountError::ApiUnreachable {
+                provider: "GitHub".into(),
+                message: "cannot connect".into(),
+            },
+            AccountError::ApiRejected {
+                provider: "GitHub".into(),
+                message: "GitHub did not accept the token (HTTP 401: Bad credentials)".into(),
+            },
             AccountError::NotSignedIn {
                 account: account.to_string(),
             },
@@ -285,6 +307,8 @@ mod tests {
             AccountError::TokenEndpoint { .. } => "TokenEndpoint",
             AccountError::Unreachable { .. } => "Unreachable",
             AccountError::BadTokenResponse { .. } => "BadTokenResponse",
+            AccountError::ApiUnreachable { .. } => "ApiUnreachable",
+            AccountError::ApiRejected { .. } => "ApiRejected",
             AccountError::NotSignedIn { .. } => "NotSignedIn",
             AccountError::NeedsReconnect { .. } => "NeedsReconnect",
             AccountError::Keyring { .. } => "Keyring",
@@ -299,7 +323,7 @@ mod tests {
     fn no_error_and_no_token_set_formats_a_token() {
         let all = every_variant();
         let names: std::collections::BTreeSet<_> = all.iter().map(covered).collect();
-        assert_eq!(names.len(), 21, "every variant is checked: {names:?}");
+        assert_eq!(names.len(), 23, "every variant is checked: {names:?}");
         for e in &all {
             let text = format!("{e} | {e:?}");
             assert!(!text.contains(TOKEN) && !text.contains("leaked"), "{text}");

@@ -6,7 +6,7 @@
 //! sekia ships no client ids: an OAuth app is registered by the user (or the packager) and its
 //! id given here.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::error::AccountError;
 use crate::secret::Secret;
@@ -47,11 +47,14 @@ pub struct Provider {
     pub pasted: Option<PastedToken>,
     pub client_id: Option<String>,
     pub client_secret: Option<Secret>,
+    /// The service's API, for the identity lookup and for checking pasted tokens (GitHub's
+    /// REST root, Slack's Web API root, Linear's GraphQL endpoint, Gmail's API root).
+    pub api_url: String,
 }
 
 /// Config overrides for one provider; every field optional. `client_secret` may be an
 /// `ENC[...]` value in the config file: the daemon decrypts it before this is deserialized.
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ProviderOverrides {
     pub auth_url: Option<String>,
@@ -60,6 +63,7 @@ pub struct ProviderOverrides {
     pub scopes: Option<Vec<String>>,
     pub client_id: Option<String>,
     pub client_secret: Option<Secret>,
+    pub api_url: Option<String>,
 }
 
 /// The ids of the built-in providers.
@@ -71,6 +75,7 @@ pub fn builtin(id: &str) -> Option<Provider> {
              auth_url: &str,
              token_url: &str,
              revocation_url: Option<&str>,
+             api_url: &str,
              scopes: &[&str]| Provider {
         id: id.to_owned(),
         display_name: display_name.to_owned(),
@@ -85,6 +90,7 @@ pub fn builtin(id: &str) -> Option<Provider> {
         pasted: None,
         client_id: None,
         client_secret: None,
+        api_url: api_url.to_owned(),
     };
     Some(match id {
         "google" => Provider {
@@ -99,6 +105,7 @@ pub fn builtin(id: &str) -> Option<Provider> {
                 "https://accounts.google.com/o/oauth2/v2/auth",
                 "https://oauth2.googleapis.com/token",
                 Some("https://oauth2.googleapis.com/revoke"),
+                "https://gmail.googleapis.com",
                 &[
                     "https://www.googleapis.com/auth/gmail.modify",
                     "https://www.googleapis.com/auth/gmail.send",
@@ -115,6 +122,7 @@ pub fn builtin(id: &str) -> Option<Provider> {
                 "https://github.com/login/oauth/authorize",
                 "https://github.com/login/oauth/access_token",
                 None,
+                "https://api.github.com",
                 &["repo", "read:user"],
             )
         },
@@ -126,6 +134,7 @@ pub fn builtin(id: &str) -> Option<Provider> {
                 "https://linear.app/oauth/authorize",
                 "https://api.linear.app/oauth/token",
                 Some("https://api.linear.app/oauth/revoke"),
+                "https://api.linear.app/graphql",
                 &["read", "write"],
             )
         },
@@ -141,6 +150,7 @@ pub fn builtin(id: &str) -> Option<Provider> {
                 "https://slack.com/oauth/v2/authorize",
                 "https://slack.com/api/oauth.v2.access",
                 None,
+                "https://slack.com/api",
                 &[],
             )
         },
@@ -169,7 +179,15 @@ impl Provider {
         if let Some(v) = &o.client_secret {
             self.client_secret = Some(v.clone());
         }
+        if let Some(v) = &o.api_url {
+            self.api_url = v.trim_end_matches('/').to_owned();
+        }
         self
+    }
+
+    /// Whether browser sign-in can start: the provider offers it and a client id is set.
+    pub fn can_sign_in(&self) -> bool {
+        self.browser_sign_in && self.require_client_id().is_ok()
     }
 
     /// The client id, or an error saying where to set it.
@@ -220,6 +238,7 @@ mod tests {
             assert_eq!(p.id, id);
             assert!(p.endpoint("auth URL", &p.auth_url).is_ok(), "{id}");
             assert!(p.endpoint("token URL", &p.token_url).is_ok(), "{id}");
+            assert!(p.endpoint("API URL", &p.api_url).is_ok(), "{id}");
             if let Some(r) = &p.revocation_url {
                 assert!(p.endpoint("revocation URL", r).is_ok(), "{id}");
             }

@@ -127,6 +127,26 @@ impl Account {
         Ok(())
     }
 
+    /// Marks the account as needing a new sign-in (a state remembered from an earlier run).
+    pub fn set_needs_reconnect(&self) {
+        self.set_state(AccountState::NeedsReconnect);
+    }
+
+    /// The stored tokens, as they are (for revoking them when the account is removed).
+    pub async fn stored_tokens(&self) -> Result<Option<TokenSet>, AccountError> {
+        let _guard = self.refresh.lock().await;
+        if let Some(t) = self.cache_lock().tokens.clone() {
+            return Ok(Some(t));
+        }
+        let (store, id) = (self.store.clone(), self.id.clone());
+        blocking(move || store.load(&id)).await
+    }
+
+    /// When the access token expires (unix seconds), if known and loaded.
+    pub fn expires_at(&self) -> Option<i64> {
+        self.cache_lock().tokens.as_ref().and_then(|t| t.expires_at)
+    }
+
     /// Forgets the account's tokens (sign out).
     pub async fn disconnect(&self) -> Result<(), AccountError> {
         let _guard = self.refresh.lock().await;

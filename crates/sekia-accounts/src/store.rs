@@ -52,23 +52,47 @@ pub struct StoreChoice {
 }
 
 /// The OS keychain when one answers, else an age-encrypted file per account in `file_dir`
-/// (created 0700), encrypted to `identity`.
-pub fn choose_store(file_dir: &Path, identity: age::x25519::Identity) -> StoreChoice {
+/// (created 0700), encrypted to the identity `identity` yields — asked for only when the file
+/// is chosen, so a keychain user never gets a key file made for them.
+pub fn choose_store(
+    file_dir: &Path,
+    identity: impl FnOnce() -> Result<age::x25519::Identity, AccountError>,
+) -> Result<StoreChoice, AccountError> {
     let why = match KeyringStore::open().and_then(|k| k.probe().map(|()| k)) {
         Ok(keyring) => {
-            return StoreChoice {
+            return Ok(StoreChoice {
                 store: Arc::new(keyring),
                 kind: StoreKind::Keyring,
                 why_not_keyring: None,
-            };
+            });
         }
         Err(e) => e.to_string(),
     };
     tracing::info!(reason = %why, dir = %file_dir.display(), "no OS keychain answers; account tokens go to age-encrypted files");
+    Ok(StoreChoice {
+        store: Arc::new(FileStore::new(file_dir, identity()?)),
+        kind: StoreKind::EncryptedFile,
+        why_not_keyring: Some(why),
+    })
+}
+
+/// The OS keychain, or the error saying why it cannot be used (`accounts.store = "keyring"`).
+pub fn keyring_store() -> Result<StoreChoice, AccountError> {
+    let keyring = KeyringStore::open()?;
+    keyring.probe()?;
+    Ok(StoreChoice {
+        store: Arc::new(keyring),
+        kind: StoreKind::Keyring,
+        why_not_keyring: None,
+    })
+}
+
+/// The encrypted files, without trying the keychain (`accounts.store = "file"`).
+pub fn file_store(file_dir: &Path, identity: age::x25519::Identity) -> StoreChoice {
     StoreChoice {
         store: Arc::new(FileStore::new(file_dir, identity)),
         kind: StoreKind::EncryptedFile,
-        why_not_keyring: Some(why),
+        why_not_keyring: Some("accounts.store is \"file\"".into()),
     }
 }
 

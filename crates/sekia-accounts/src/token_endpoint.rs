@@ -154,7 +154,7 @@ pub(crate) async fn request(
 }
 
 /// A reqwest error without its URL, with its causes (connection refused, timeout, ...).
-fn describe_reqwest(e: &reqwest::Error) -> String {
+pub(crate) fn describe_reqwest(e: &reqwest::Error) -> String {
     let mut text = if e.is_timeout() {
         "the request timed out".to_owned()
     } else if e.is_connect() {

@@ -96,10 +96,10 @@ fn wrong_identity_and_damage_fail_cleanly() {
 fn choose_store_falls_back_to_the_file_without_a_bus() {
     if std::env::var_os("SEKIA_ACCOUNTS_FALLBACK_CHILD").is_some() {
         let tmp = tempfile::tempdir().unwrap();
-        let choice = choose_store(
-            &tmp.path().join("accounts"),
-            age::x25519::Identity::generate(),
-        );
+        let choice = choose_store(&tmp.path().join("accounts"), || {
+            Ok(age::x25519::Identity::generate())
+        })
+        .unwrap();
         assert_eq!(choice.kind, StoreKind::EncryptedFile);
         assert_eq!(choice.store.kind(), StoreKind::EncryptedFile);
         let why = choice.why_not_keyring.unwrap();

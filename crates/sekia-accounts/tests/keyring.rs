@@ -58,10 +58,10 @@ fn keychain_is_chosen_and_keeps_several_accounts() {
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
-    let choice = choose_store(
-        &tmp.path().join("accounts"),
-        age::x25519::Identity::generate(),
-    );
+    let choice = choose_store(&tmp.path().join("accounts"), || {
+        Ok(age::x25519::Identity::generate())
+    })
+    .unwrap();
     assert_eq!(
         choice.kind,
         StoreKind::Keyring,
@@ -111,10 +111,10 @@ async fn a_refresh_lands_in_the_keychain() {
     }
     let server = MockServer::start();
     let tmp = tempfile::tempdir().unwrap();
-    let choice = choose_store(
-        &tmp.path().join("accounts"),
-        age::x25519::Identity::generate(),
-    );
+    let choice = choose_store(&tmp.path().join("accounts"), || {
+        Ok(age::x25519::Identity::generate())
+    })
+    .unwrap();
     assert_eq!(choice.kind, StoreKind::Keyring);
     let clock = ManualClock::new(1_700_000_000);
     let id = AccountId::new("mock", "keyring-refresh").unwrap();

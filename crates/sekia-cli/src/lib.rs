@@ -1,5 +1,6 @@
 //! Shared bits of the `sekiad` and `sekiactl` binaries: logging set-up and table output.
 
+pub mod accounts;
 pub mod events;
 pub mod output;
 

@@ -3,7 +3,7 @@
 //! [`Daemon::call`]. Its TypeScript twin (and the result of every call) is generated into
 //! `ui/src/lib/api/generated.ts` by `tests/ts_bindings.rs`, so the UI and the daemon cannot drift.
 
-use sekia_protocol::{Event, Payload, StatusResponse};
+use sekia_protocol::{Event, Payload, Secret, StatusResponse};
 use sekia_store::{CommandQuery, EventQuery};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -67,12 +67,41 @@ pub enum ApiCall {
     Settings,
     SaveSettings(SettingsChange),
     Accounts,
+    /// Starts a browser sign-in; open the returned URL.
+    ConnectAccount {
+        provider: String,
+        #[serde(default)]
+        #[ts(optional = nullable)]
+        name: Option<String>,
+    },
+    /// Waits for a sign-in to end (for `sekiactl accounts connect`).
+    WaitSignIn {
+        id: String,
+    },
+    CancelSignIn {
+        id: String,
+    },
+    /// Adds an account from pasted tokens (checked with the service first).
+    AddAccountToken {
+        provider: String,
+        #[serde(default)]
+        #[ts(optional = nullable)]
+        name: Option<String>,
+        #[ts(as = "String")]
+        token: Secret,
+        #[serde(default)]
+        #[ts(as = "Option<String>", optional = nullable)]
+        app_token: Option<Secret>,
+    },
+    DisconnectAccount {
+        name: String,
+    },
 }
 
 /// The result type of each call, by `cmd`: the generator writes these into the `ApiResults`
 /// TypeScript map. `tests/ts_bindings.rs` checks that every `cmd` has exactly one entry.
 pub fn result_types(cfg: &ts_rs::Config) -> Vec<(&'static str, String)> {
-    use crate::accounts::Account;
+    use crate::accounts::{AccountInfo, AccountsReport, Disconnected, SignInStarted};
     use crate::daemon::WorkflowsReport;
     use crate::logs::LogLine;
     use crate::settings::{Settings, SettingsSaved};
@@ -101,7 +130,12 @@ pub fn result_types(cfg: &ts_rs::Config) -> Vec<(&'static str, String)> {
         ("logs", Vec::<LogLine>::name(cfg)),
         ("settings", Settings::name(cfg)),
         ("save_settings", SettingsSaved::name(cfg)),
-        ("accounts", Vec::<Account>::name(cfg)),
+        ("accounts", AccountsReport::name(cfg)),
+        ("connect_account", SignInStarted::name(cfg)),
+        ("wait_sign_in", AccountInfo::name(cfg)),
+        ("cancel_sign_in", Done::name(cfg)),
+        ("add_account_token", AccountInfo::name(cfg)),
+        ("disconnect_account", Disconnected::name(cfg)),
     ]
 }
 
@@ -186,7 +220,25 @@ impl Daemon {
             ApiCall::Logs(q) => json(crate::logs::recent(&q)),
             ApiCall::Settings => json(self.settings().await?),
             ApiCall::SaveSettings(change) => json(self.save_settings(change).await?),
-            ApiCall::Accounts => json(self.accounts().await),
+            ApiCall::Accounts => json(self.accounts().await?),
+            ApiCall::ConnectAccount { provider, name } => {
+                json(self.connect_account(&provider, name).await?)
+            }
+            ApiCall::WaitSignIn { id } => json(self.wait_sign_in(&id).await?),
+            ApiCall::CancelSignIn { id } => {
+                self.cancel_sign_in(&id).await?;
+                json(Done {})
+            }
+            ApiCall::AddAccountToken {
+                provider,
+                name,
+                token,
+                app_token,
+            } => json(
+                self.add_account_token(&provider, name.as_deref(), &token, app_token.as_ref())
+                    .await?,
+            ),
+            ApiCall::DisconnectAccount { name } => json(self.disconnect_account(&name).await?),
         }
     }
 }

@@ -42,6 +42,10 @@ pub enum DaemonError {
     NotFound(String),
     #[error("field `{field}`: {message}")]
     Invalid { field: String, message: String },
+    #[error("accounts: {0}")]
+    Accounts(String),
+    #[error(transparent)]
+    Account(#[from] sekia_accounts::AccountError),
 }
 
 impl DaemonError {
@@ -78,6 +82,9 @@ pub(crate) struct Inner {
     registry: Arc<Registry>,
     engine: Option<Engine>,
     pub(crate) clock: Arc<dyn Clock>,
+    /// Connected accounts, or why they are unavailable (a damaged list, no keychain when
+    /// `accounts.store = "keyring"`): the daemon runs on without them.
+    pub(crate) accounts: Result<Arc<crate::accounts::Accounts>, String>,
     started_at: SystemTime,
     stop: CancellationToken,
     tasks: Mutex<Vec<JoinHandle<()>>>,
@@ -142,6 +149,12 @@ impl Daemon {
                 return Err(e);
             }
         };
+        let accounts = crate::accounts::Accounts::open(&config, Arc::clone(&clock))
+            .map(Arc::new)
+            .map_err(|e| {
+                tracing::error!(error = %e, "accounts are unavailable");
+                e.to_string()
+            });
         tracing::info!(
             bus = if config.nats.url.is_empty() {
                 "in-process"
@@ -158,6 +171,7 @@ impl Daemon {
                 registry,
                 engine,
                 clock,
+                accounts,
                 started_at,
                 stop,
                 tasks: Mutex::new(vec![registry_task]),
@@ -306,6 +320,7 @@ impl Daemon {
                 attention.push(format!("agent {} is offline", a.name));
             }
         }
+        attention.extend(self.accounts_attention());
         crate::api::DaemonStatus {
             status,
             paused: self.is_paused(),

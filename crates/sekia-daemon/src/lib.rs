@@ -17,7 +17,10 @@ pub mod secrets;
 pub mod settings;
 mod workflow_files;
 
-pub use accounts::{Account, AccountState, SignIn};
+pub use accounts::{
+    AccountInfo, AccountKind, AccountState, AccountsReport, Disconnected, PasteKind, ProviderInfo,
+    SignInInfo, SignInStarted, TokenStoreKind,
+};
 pub use api::{ApiCall, DaemonStatus};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::Config;

@@ -64,7 +64,8 @@ fn render() -> BTreeMap<String, String> {
 /// The result types are exported with their dependencies, like the call type.
 fn export_results(cfg: &Config) {
     use sekia_daemon::{
-        Account, LogLine, SavedWorkflow, Settings, SettingsSaved, WorkflowSource, WorkflowsReport,
+        AccountsReport, Disconnected, LogLine, SavedWorkflow, Settings, SettingsSaved,
+        SignInStarted, WorkflowSource, WorkflowsReport,
     };
     use sekia_protocol::{AgentsResponse, Event};
     use sekia_store::{Page, StoredCommand, StoredEvent};
@@ -84,7 +85,9 @@ fn export_results(cfg: &Config) {
     LogLine::export_all(cfg).unwrap();
     Settings::export_all(cfg).unwrap();
     SettingsSaved::export_all(cfg).unwrap();
-    Account::export_all(cfg).unwrap();
+    AccountsReport::export_all(cfg).unwrap();
+    SignInStarted::export_all(cfg).unwrap();
+    Disconnected::export_all(cfg).unwrap();
 }
 
 fn collect(root: &Path, dir: &Path, files: &mut BTreeMap<String, String>) {

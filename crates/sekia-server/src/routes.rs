@@ -303,6 +303,8 @@ fn error(e: DaemonError) -> Response {
         DaemonError::WorkflowsDisabled | DaemonError::HistoryDisabled => {
             StatusCode::SERVICE_UNAVAILABLE
         }
+        DaemonError::Account(ref a) if a.is_transient() => StatusCode::BAD_GATEWAY,
+        DaemonError::Account(_) => StatusCode::BAD_REQUEST,
         _ => StatusCode::INTERNAL_SERVER_ERROR,
     };
     let body = match &e {

@@ -16,8 +16,9 @@ pub struct MockServer {
     lines: Arc<Mutex<Vec<String>>>,
 }
 
+/// Through `..` so the daemon's tests, which include this file, find it too.
 fn server_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/oauth-server")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../sekia-accounts/tests/oauth-server")
 }
 
 impl MockServer {
@@ -76,6 +77,7 @@ impl MockServer {
             pasted: None,
             client_id: Some("sekia-test".into()),
             client_secret: None,
+            api_url: format!("{}/api", self.base),
         }
     }
 

@@ -5,7 +5,8 @@
 //   refresh_token=…" and "AUTHORIZE code_challenge_method=… state=yes|no";
 // - POST /token?delay_ms=N waits N ms before answering (to make concurrent callers overlap);
 // - refresh tokens named "revoked-…" get 400 invalid_grant; "flaky<N>-…" get N 503s first;
-// - an authorization request with login_hint=deny redirects with error=access_denied.
+// - an authorization request with login_hint=deny redirects with error=access_denied;
+// - POST /revoke prints "REVOKE token=yes|no hint=…" (RFC 7009 form).
 // Usage: node server.mjs [port]
 import http from 'node:http';
 import { OAuth2Server } from 'oauth2-mock-server';
@@ -53,6 +54,17 @@ service.on('beforeAuthorizeRedirect', (redirect, req) => {
 const handler = service.requestHandler;
 const httpServer = http.createServer((req, res) => {
   const url = new URL(req.url, 'http://127.0.0.1');
+  if (url.pathname === '/revoke' && req.method === 'POST') {
+    // The mock's revoke route parses no form body; read it here to report what was sent.
+    let body = '';
+    req.on('data', (c) => (body += c));
+    req.on('end', () => {
+      const form = new URLSearchParams(body);
+      console.log(`REVOKE token=${form.get('token') ? 'yes' : 'no'} hint=${form.get('token_type_hint') ?? ''}`);
+      res.writeHead(200).end();
+    });
+    return;
+  }
   const delay = Number(url.searchParams.get('delay_ms') ?? 0);
   if (delay > 0) setTimeout(() => handler(req, res), delay);
   else handler(req, res);

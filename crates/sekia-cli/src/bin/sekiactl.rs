@@ -48,6 +48,9 @@ enum Command {
     /// Event history: search, show, replay, tail, publish a test event
     #[command(subcommand)]
     Events(sekia_cli::events::EventsCommand),
+    /// Connected accounts: list, sign in, paste a token, disconnect
+    #[command(subcommand)]
+    Accounts(sekia_cli::accounts::AccountsCommand),
     /// Encrypt config values with age (ENC[...]) and manage the key
     #[command(subcommand)]
     Secrets(SecretsCommand),
@@ -233,6 +236,7 @@ async fn run_api(command: Command, socket: Option<PathBuf>) -> Result<()> {
         Command::Events(cmd) => {
             sekia_cli::events::run(&client, cmd, chrono::Utc::now().timestamp()).await
         }
+        Command::Accounts(cmd) => sekia_cli::accounts::run(&client, cmd).await,
         Command::Workflows { .. } | Command::Secrets(_) => {
             unreachable!("handled without the daemon")
         }

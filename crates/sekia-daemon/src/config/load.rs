@@ -138,6 +138,14 @@ pub fn load(opts: &LoadOptions) -> Result<Loaded, ConfigError> {
     if config.server.socket.as_os_str().is_empty() {
         config.server.socket = default_socket(&opts.env, opts.home.as_deref());
     }
+    if config.accounts.dir.as_os_str().is_empty() {
+        config.accounts.dir = config
+            .store
+            .path
+            .parent()
+            .map(|p| p.join("accounts"))
+            .unwrap_or_else(|| PathBuf::from("accounts"));
+    }
     validate(&config, &mut warnings)?;
     config.file = match (&source, &opts.home) {
         (Some(path), _) => path.clone(),
@@ -217,6 +225,15 @@ fn validate(config: &Config, warnings: &mut Vec<String>) -> Result<(), ConfigErr
         });
     }
     crate::engine_config::engine_config(config)?;
+    if !matches!(config.accounts.store.as_str(), "auto" | "keyring" | "file") {
+        return Err(ConfigError::Value {
+            key: "accounts.store".into(),
+            message: format!(
+                "{:?} is not a token store; use \"auto\", \"keyring\" or \"file\"",
+                config.accounts.store
+            ),
+        });
+    }
     if !config.nats.host.is_empty() || config.nats.port != 0 {
         warnings.push(
             "nats.host/nats.port: sekiad embeds no NATS server; to let agents on other machines connect, \

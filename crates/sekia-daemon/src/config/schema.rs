@@ -7,6 +7,8 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+use sekia_accounts::ProviderOverrides;
+
 use super::{ByteSize, Duration, Secret};
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -28,6 +30,7 @@ pub struct Config {
     pub conversation: ConversationConfig,
     pub security: SecurityConfig,
     pub secrets: SecretsConfig,
+    pub accounts: AccountsConfig,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -276,9 +279,56 @@ pub struct SecretsConfig {
     pub kms_key_id: String,
 }
 
+/// Connected accounts (sekia had none: tokens were config keys). Each provider's OAuth
+/// settings can be overridden, e.g. `[accounts.google] client_id = "…"` and
+/// `client_secret = "ENC[…]"`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct AccountsConfig {
+    /// Where tokens are kept: `auto` (the OS keychain, else age-encrypted files), `keyring`
+    /// or `file`.
+    pub store: String,
+    /// The account list and the encrypted token files; empty: `accounts` beside the history
+    /// database.
+    pub dir: PathBuf,
+    /// How long a browser sign-in waits for the user.
+    pub sign_in_timeout: Duration,
+    pub google: ProviderOverrides,
+    pub github: ProviderOverrides,
+    pub linear: ProviderOverrides,
+    pub slack: ProviderOverrides,
+}
+
+impl Default for AccountsConfig {
+    fn default() -> Self {
+        Self {
+            store: "auto".into(),
+            dir: PathBuf::new(),
+            sign_in_timeout: Duration::from_secs(5 * 60),
+            google: ProviderOverrides::default(),
+            github: ProviderOverrides::default(),
+            linear: ProviderOverrides::default(),
+            slack: ProviderOverrides::default(),
+        }
+    }
+}
+
+impl AccountsConfig {
+    /// The overrides for a built-in provider id.
+    pub fn overrides(&self, provider: &str) -> Option<&ProviderOverrides> {
+        match provider {
+            "google" => Some(&self.google),
+            "github" => Some(&self.github),
+            "linear" => Some(&self.linear),
+            "slack" => Some(&self.slack),
+            _ => None,
+        }
+    }
+}
+
 impl Config {
     /// Every path-valued key, so `~` expansion cannot forget one.
-    pub(crate) fn paths_mut(&mut self) -> [&mut PathBuf; 11] {
+    pub(crate) fn paths_mut(&mut self) -> [&mut PathBuf; 12] {
         [
             &mut self.store.path,
             &mut self.server.socket,
@@ -291,6 +341,7 @@ impl Config {
             &mut self.sentinel.checklist_path,
             &mut self.skills.dir,
             &mut self.secrets.identity,
+            &mut self.accounts.dir,
         ]
     }
 }

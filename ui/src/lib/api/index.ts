@@ -78,6 +78,11 @@ export function errorMessage(e: unknown): string {
   return String(e);
 }
 
+/** The field an error names (`{error, field}` answers), if any. */
+export function fieldOf(e: unknown): string | null {
+  return e instanceof ApiError ? e.field : null;
+}
+
 /** Whether an error says the command exists in the contract but not in this daemon yet. */
 export function isNotAvailable(e: unknown): boolean {
   const m = errorMessage(e).toLowerCase();
@@ -118,5 +123,7 @@ export type LogLine = ResultOf<'logs'>[number];
 export type Settings = ResultOf<'settings'>;
 export type SettingsPatch = ArgsOf<'save_settings'>;
 export type SaveSettingsResult = ResultOf<'save_settings'>;
-export type Account = ResultOf<'accounts'>[number];
+export type AccountsReport = ResultOf<'accounts'>;
+export type Account = AccountsReport['accounts'][number];
+export type Provider = AccountsReport['providers'][number];
 export type ConnectArgs = ArgsOf<'connect_account'>;

@@ -60,6 +60,14 @@ const storedEvent = (over: Partial<Record<string, unknown>> = {}) => ({
 });
 
 describe('http backend', () => {
+  it('opens web addresses in a new tab and refuses anything else', async () => {
+    const opened: string[] = [];
+    const b = createHttpBackend({ ...transport(async () => new Response("{}")), open: (u) => opened.push(u) });
+    await b.openUrl('http://127.0.0.1:4000/authorize?state=s');
+    await expect(b.openUrl('javascript:alert(1)')).rejects.toMatchObject({ field: 'url' });
+    expect(opened).toEqual(['http://127.0.0.1:4000/authorize?state=s']);
+  });
+
   it('posts the envelope to /api/v1/rpc with the CSRF header from the cookie', async () => {
     const { fetch, sent } = fakeFetch(() => json(200, { status: 'ok' }));
     const b = createHttpBackend(transport(fetch));

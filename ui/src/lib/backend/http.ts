@@ -27,6 +27,8 @@ export interface HttpTransport {
   EventSource: new (url: string) => EventSourceLike;
   /** `document.cookie`. */
   cookies: () => string;
+  /** Opens a URL in a new browser tab. */
+  open?: (url: string) => void;
   /** Prefix of the API paths ('' = same origin, e.g. `http://127.0.0.1:7777` in tests). */
   baseUrl?: string;
   /**
@@ -172,6 +174,10 @@ export function createHttpBackend(transport: HttpTransport): Backend {
     call,
     onEvent,
     onNotice: (cb) => notices.add(cb),
+    async openUrl(url: string) {
+      if (!/^https?:\/\//i.test(url)) throw new ApiError(`not a web address: ${url}`, 0, 'url');
+      (transport.open ?? (() => undefined))(url);
+    },
   };
 }
 
@@ -181,6 +187,8 @@ export function browserHttpTransport(): HttpTransport {
     fetch: (input, init) => window.fetch(input, init),
     EventSource: window.EventSource,
     cookies: () => document.cookie,
+    // noopener: the sign-in page gets no handle on the dashboard.
+    open: (url) => void window.open(url, '_blank', 'noopener,noreferrer'),
     // Under `vite dev` the page does not come from the daemon, so no cookie was set: ask the
     // daemon for its page once through the dev proxy (`/__sekia/page` → `/`), which sets it.
     obtainCsrf: import.meta.env.DEV

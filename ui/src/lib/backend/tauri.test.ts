@@ -31,6 +31,12 @@ function fakeTauri(answer: (cmd: string, args: unknown) => unknown) {
 const flush = () => new Promise((r) => setTimeout(r, 0));
 
 describe('tauri backend', () => {
+  it('opens sign-in pages in the system browser through tauri-plugin-opener', async () => {
+    const f = fakeTauri(() => null);
+    await createTauriBackend(f.t).openUrl('https://accounts.google.com/o/oauth2/v2/auth?x=1');
+    expect(f.invoked).toEqual([{ cmd: 'plugin:opener|open_url', args: { url: 'https://accounts.google.com/o/oauth2/v2/auth?x=1' } }]);
+  });
+
   it('invokes the one `rpc` command with the {cmd, args} envelope', async () => {
     const f = fakeTauri(() => ({ items: [], next_cursor: null }));
     const b = createTauriBackend(f.t);

@@ -93,6 +93,14 @@ export function createTauriBackend(
       return subscribe<unknown>(transport, STATE_CHANNEL, cb);
     },
     onNotice: (cb) => notices.add(cb),
+    async openUrl(url: string) {
+      // tauri-plugin-opener: the system browser, never a webview (RFC 8252 §8.12).
+      try {
+        await transport.invoke('plugin:opener|open_url', { url });
+      } catch (e) {
+        throw toApiError(e);
+      }
+    },
     autostart: {
       async get() {
         try {

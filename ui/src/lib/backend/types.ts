@@ -24,6 +24,8 @@ export interface Backend {
   onEvent(cb: (e: StoredEvent) => void, filter?: EventFilter): () => void;
   /** The embedded daemon's state (desktop only: Tauri event `sekia:state`). */
   onState?(cb: (s: unknown) => void): () => void;
+  /** Opens a URL in the system browser (sign-in pages, links). */
+  openUrl(url: string): Promise<void>;
   /** Notices about the live stream (lag, connection). */
   onNotice(cb: (n: StreamNotice) => void): () => void;
   /**
