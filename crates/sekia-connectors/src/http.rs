@@ -94,14 +94,9 @@ pub(crate) mod humantime_serde_compat {
     }
 }
 
-/// How the token goes into the `Authorization` header.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum AuthScheme {
-    /// `Authorization: Bearer <token>` (GitHub, Slack, Google).
-    Bearer,
-    /// `Authorization: <token>` (Linear API keys).
-    Raw,
-}
+/// How a token goes into `Authorization`: the accounts crate's, so an account's scheme is
+/// passed through unchanged.
+pub use sekia_accounts::AuthScheme;
 
 /// One request; kept whole so that it can be sent again.
 #[derive(Clone, Debug)]
