@@ -85,6 +85,8 @@ pub(crate) struct Inner {
     /// Connected accounts, or why they are unavailable (a damaged list, no keychain when
     /// `accounts.store = "keyring"`): the daemon runs on without them.
     pub(crate) accounts: Result<Arc<crate::accounts::Accounts>, String>,
+    /// Why an account's connector is not running, by account name.
+    pub(crate) connector_problems: Arc<Mutex<std::collections::BTreeMap<String, String>>>,
     started_at: SystemTime,
     stop: CancellationToken,
     tasks: Mutex<Vec<JoinHandle<()>>>,
@@ -155,6 +157,20 @@ impl Daemon {
                 tracing::error!(error = %e, "accounts are unavailable");
                 e.to_string()
             });
+        let connector_problems = Arc::new(Mutex::new(std::collections::BTreeMap::new()));
+        let mut tasks = vec![registry_task];
+        if let Ok(accounts) = &accounts {
+            tasks.push(crate::connectors::spawn(
+                crate::connectors::ConnectorContext {
+                    bus: Arc::clone(&bus),
+                    clock: Arc::clone(&clock),
+                    config: config.clone(),
+                    accounts: Arc::clone(accounts),
+                    problems: Arc::clone(&connector_problems),
+                },
+                stop.child_token(),
+            ));
+        }
         tracing::info!(
             bus = if config.nats.url.is_empty() {
                 "in-process"
@@ -172,9 +188,10 @@ impl Daemon {
                 engine,
                 clock,
                 accounts,
+                connector_problems,
                 started_at,
                 stop,
-                tasks: Mutex::new(vec![registry_task]),
+                tasks: Mutex::new(tasks),
             }),
         })
     }
@@ -321,6 +338,15 @@ impl Daemon {
             }
         }
         attention.extend(self.accounts_attention());
+        for (name, problem) in self
+            .inner
+            .connector_problems
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+        {
+            attention.push(format!("connector {name} is not running: {problem}"));
+        }
         crate::api::DaemonStatus {
             status,
             paused: self.is_paused(),

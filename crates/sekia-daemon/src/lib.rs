@@ -6,6 +6,7 @@ pub mod api;
 mod bus_config;
 pub mod clock;
 pub mod config;
+mod connectors;
 mod daemon;
 mod engine_config;
 pub mod fsperm;

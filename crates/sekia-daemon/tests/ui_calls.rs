@@ -171,6 +171,11 @@ async fn names_outside_the_folder_and_malformed_calls_are_refused_with_the_field
     .await
     .unwrap_err();
     assert!(err.contains("source"), "{err}");
+    // A misspelt filter is an error naming it, not a silent "everything".
+    let err = call(d, json!({"cmd": "events", "args": {"type": "github.*"}}))
+        .await
+        .unwrap_err();
+    assert!(err.contains("unknown field `type`"), "{err}");
     f.daemon.shutdown().await;
 }
 

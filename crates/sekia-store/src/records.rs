@@ -119,7 +119,7 @@ pub struct StoredCommand {
 /// Filters and paging for [`crate::Reader::list_events`]. All filters are
 /// combined with AND; `Default` lists everything, newest first.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 #[ts(optional_fields = nullable)]
 pub struct EventQuery {
     /// Exact source.
@@ -144,7 +144,7 @@ pub struct EventQuery {
 
 /// Filters and paging for [`crate::Reader::list_commands`].
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 #[ts(optional_fields = nullable)]
 pub struct CommandQuery {
     /// Exact target agent.

@@ -530,6 +530,18 @@ impl Accounts {
         Ok((revoked, note))
     }
 
+    /// Accounts whose connector should run (name → provider): connected, not refused.
+    pub fn connected(&self) -> BTreeMap<String, String> {
+        lock(&self.entries)
+            .values()
+            .filter(|e| {
+                !e.record.needs_reconnect
+                    && e.account.state() == sekia_accounts::AccountState::Connected
+            })
+            .map(|e| (e.record.name.clone(), e.record.provider.clone()))
+            .collect()
+    }
+
     /// The token source of an account and how its token is sent, for the connectors.
     pub fn token_source(&self, name: &str) -> Option<(Arc<dyn TokenSource>, AuthScheme)> {
         let entries = lock(&self.entries);

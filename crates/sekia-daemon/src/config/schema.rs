@@ -31,6 +31,9 @@ pub struct Config {
     pub security: SecurityConfig,
     pub secrets: SecretsConfig,
     pub accounts: AccountsConfig,
+    /// Each connected account's connector settings, by account name: `[connectors.github-agent]`
+    /// with the standalone agent's keys (`webhook.listen`, `poll.repos`, …).
+    pub connectors: std::collections::BTreeMap<String, toml::Table>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

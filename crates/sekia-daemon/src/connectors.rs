@@ -1,0 +1,216 @@
+//! One connector agent per connected account, inside the daemon: started when an account is
+//! connected, stopped when it is disconnected or needs a new sign-in (so a dead token does
+//! not hammer the service), restarted when it is reconnected. Each agent's settings come from
+//! `[connectors.<account name>]` in sekia.toml, the same keys as the standalone agent's file.
+
+use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use sekia_accounts::{AuthScheme, TokenSource};
+use sekia_bus::Bus;
+use sekia_connectors::{SqliteState, StateStore};
+use sekia_protocol::clock::Clock;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::accounts::Accounts;
+use crate::config::Config;
+
+/// How often the supervisor looks again even without a change (an account whose refresh was
+/// refused is noticed here).
+const RECHECK: Duration = Duration::from_secs(30);
+
+type StopFuture = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// A running agent: how to stop it, and what it was started from.
+struct Running {
+    provider: String,
+    stop: Box<dyn FnOnce() -> StopFuture + Send>,
+}
+
+/// What the supervisor needs, cloned into its task.
+#[derive(Clone)]
+pub(crate) struct ConnectorContext {
+    pub bus: Arc<dyn Bus>,
+    pub clock: Arc<dyn Clock>,
+    pub config: Config,
+    pub accounts: Arc<Accounts>,
+    /// Why an account's agent is not running (a bad `[connectors.<name>]` table, a port in
+    /// use), for status.
+    pub problems: Arc<Mutex<BTreeMap<String, String>>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Starts the supervisor; it stops every agent when `stop` is cancelled.
+pub(crate) fn spawn(ctx: ConnectorContext, stop: CancellationToken) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let state: Option<Arc<dyn StateStore>> = match state_store(&ctx.config).await {
+            Ok(s) => Some(s),
+            Err(e) => {
+                tracing::error!(error = %e, "connector state store unavailable; connectors are off");
+                lock(&ctx.problems).insert("(all)".into(), e);
+                None
+            }
+        };
+        let Some(state) = state else {
+            stop.cancelled().await;
+            return;
+        };
+        let mut changed = ctx.accounts.changed.subscribe();
+        let mut running: HashMap<String, Running> = HashMap::new();
+        loop {
+            reconcile(&ctx, &state, &mut running, &stop).await;
+            tokio::select! {
+                () = stop.cancelled() => break,
+                r = changed.changed() => if r.is_err() { break },
+                () = tokio::time::sleep(RECHECK) => ctx.accounts.sync_states(),
+            }
+        }
+        for (name, r) in running.drain() {
+            tracing::debug!(agent = %name, "stopping connector");
+            (r.stop)().await;
+        }
+    })
+}
+
+async fn state_store(config: &Config) -> Result<Arc<dyn StateStore>, String> {
+    let path = config
+        .store
+        .path
+        .parent()
+        .map(|p| p.join("connectors.db"))
+        .unwrap_or_else(|| "connectors.db".into());
+    if let Some(dir) = path.parent() {
+        crate::fsperm::ensure_private_dir(dir)
+            .map_err(|e| format!("cannot make {}: {e}", dir.display()))?;
+    }
+    tokio::task::spawn_blocking(move || SqliteState::open(&path))
+        .await
+        .map_err(|e| e.to_string())?
+        .map(|s| Arc::new(s) as Arc<dyn StateStore>)
+        .map_err(|e| e.to_string())
+}
+
+/// Brings the running agents in line with the connected accounts.
+async fn reconcile(
+    ctx: &ConnectorContext,
+    state: &Arc<dyn StateStore>,
+    running: &mut HashMap<String, Running>,
+    stop: &CancellationToken,
+) {
+    let wanted: BTreeMap<String, String> = ctx.accounts.connected();
+    let gone: Vec<String> = running
+        .iter()
+        .filter(|(name, r)| wanted.get(*name) != Some(&r.provider))
+        .map(|(name, _)| name.clone())
+        .collect();
+    for name in gone {
+        if let Some(r) = running.remove(&name) {
+            tracing::info!(agent = %name, "stopping connector (account disconnected or needs reconnecting)");
+            (r.stop)().await;
+        }
+    }
+    for (name, provider) in wanted {
+        if running.contains_key(&name) || stop.is_cancelled() {
+            continue;
+        }
+        let Some((tokens, scheme)) = ctx.accounts.token_source(&name) else {
+            continue;
+        };
+        match start_one(
+            ctx,
+            state,
+            &name,
+            &provider,
+            tokens,
+            scheme,
+            stop.child_token(),
+        )
+        .await
+        {
+            Ok(Some(stopper)) => {
+                tracing::info!(agent = %name, provider = %provider, "connector started");
+                lock(&ctx.problems).remove(&name);
+                running.insert(
+                    name,
+                    Running {
+                        provider,
+                        stop: stopper,
+                    },
+                );
+            }
+            Ok(None) => {}
+            Err(e) => {
+                let known = lock(&ctx.problems).get(&name) == Some(&e);
+                if !known {
+                    tracing::warn!(agent = %name, error = %e, "connector did not start");
+                }
+                lock(&ctx.problems).insert(name, e);
+            }
+        }
+    }
+}
+
+/// `[connectors.<name>]` as the connector's config type.
+fn section<T: serde::de::DeserializeOwned + Default>(
+    ctx: &ConnectorContext,
+    name: &str,
+) -> Result<T, String> {
+    match ctx.config.connectors.get(name) {
+        None => Ok(T::default()),
+        Some(table) => serde_path_to_error::deserialize(toml::Value::Table(table.clone()))
+            .map_err(|e| format!("config key `connectors.{name}.{}`: {}", e.path(), e.inner())),
+    }
+}
+
+/// Starts the agent for one account; `None` for a provider without a connector yet.
+async fn start_one(
+    ctx: &ConnectorContext,
+    state: &Arc<dyn StateStore>,
+    name: &str,
+    provider: &str,
+    tokens: Arc<dyn TokenSource>,
+    _scheme: AuthScheme,
+    cancel: CancellationToken,
+) -> Result<Option<Box<dyn FnOnce() -> StopFuture + Send>>, String> {
+    use sekia_connectors::github;
+    match provider {
+        "github" => {
+            let mut config: github::GithubConfig = section(ctx, name)?;
+            let webhook_set = ctx
+                .config
+                .connectors
+                .get(name)
+                .and_then(|t| t.get("webhook"))
+                .and_then(|w| w.get("listen"))
+                .is_some();
+            // One webhook port per account: only the first account (sekia's agent name) gets
+            // the default; others listen where their section says.
+            if !webhook_set && name != "github-agent" {
+                config.webhook.listen.clear();
+            }
+            config.security.command_secret = ctx.config.security.command_secret.clone();
+            let agent = github::start(
+                github::GithubAgentOptions {
+                    name: name.to_owned(),
+                    bus: Arc::clone(&ctx.bus),
+                    tokens,
+                    state: Arc::clone(state),
+                    config,
+                    clock: Arc::clone(&ctx.clock),
+                },
+                cancel,
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+            Ok(Some(Box::new(move || Box::pin(agent.stop()))))
+        }
+        _ => Ok(None),
+    }
+}
