@@ -167,6 +167,11 @@ impl DaemonHost {
         Some((rx, handle))
     }
 
+    /// The daemon's change signal (agents, accounts, pause); `None` while it is not running.
+    pub fn changes(&self) -> Option<watch::Receiver<u64>> {
+        self.running().ok().map(|(daemon, _)| daemon.changes())
+    }
+
     fn request_stop(&self) -> Option<JoinHandle<()>> {
         if let Some(stop) = lock(&self.inner.stop).take() {
             let _ = stop.send(());

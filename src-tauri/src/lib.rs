@@ -7,6 +7,7 @@ pub mod alerts;
 mod commands;
 pub mod host;
 mod tray;
+mod wakeups;
 
 use std::sync::Arc;
 
@@ -175,8 +176,17 @@ fn notify_problems<R: Runtime>(app: AppHandle<R>) {
     let host = app.state::<DaemonHost>().inner().clone();
     tauri::async_runtime::spawn(async move {
         let mut alerts = alerts::Alerts::default();
+        let mut states = host.subscribe();
+        let mut wakeups = wakeups::Wakeups::attach(&host);
         loop {
-            tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+            tokio::select! {
+                () = wakeups.next() => {}
+                changed = states.changed() => {
+                    if changed.is_err() { break }
+                    wakeups = wakeups::Wakeups::attach(&host);
+                    continue;
+                }
+            }
             let Ok(status) = host.call(|d| async move { d.daemon_status().await }).await else {
                 continue;
             };

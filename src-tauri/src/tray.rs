@@ -2,7 +2,6 @@
 //! every action is a menu item.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use tokio::sync::Notify;
 
@@ -42,9 +41,6 @@ impl Look {
 
 const PAUSE_TEXT: &str = "Pause all workflows";
 const RESUME_TEXT: &str = "Resume workflows";
-
-/// How often the status line refreshes its counts between state changes.
-const REFRESH: Duration = Duration::from_secs(5);
 
 pub fn create<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<()> {
     let host = app.state::<DaemonHost>().inner().clone();
@@ -204,6 +200,7 @@ fn keep_status_fresh<R: Runtime>(
     let mut states = host.subscribe();
     tauri::async_runtime::spawn(async move {
         let mut shown = None;
+        let mut wakeups = crate::wakeups::Wakeups::attach(&host);
         loop {
             let state = states.borrow_and_update().clone();
             let (line, look, paused) = summary(&host, &state).await;
@@ -217,9 +214,13 @@ fn keep_status_fresh<R: Runtime>(
             let _ = status.set_text(&line);
             let _ = tray.set_tooltip(Some(&line));
             tokio::select! {
-                changed = states.changed() => if changed.is_err() { break },
+                changed = states.changed() => {
+                    if changed.is_err() { break }
+                    // Started or stopped: the signals of the daemon that is there now.
+                    wakeups = crate::wakeups::Wakeups::attach(&host);
+                }
                 _ = refresh.notified() => {}
-                _ = tokio::time::sleep(REFRESH) => {}
+                () = wakeups.next() => {}
             }
         }
     });

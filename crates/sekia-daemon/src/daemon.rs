@@ -85,6 +85,8 @@ pub(crate) struct Inner {
     /// Connected accounts, or why they are unavailable (a damaged list, no keychain when
     /// `accounts.store = "keyring"`): the daemon runs on without them.
     pub(crate) accounts: Result<Arc<crate::accounts::Accounts>, String>,
+    /// Bumped on anything the tray shows: agents, accounts, pause. See [`Daemon::changes`].
+    changes: tokio::sync::watch::Sender<u64>,
     /// Why an account's connector is not running, by account name.
     pub(crate) connector_problems: Arc<Mutex<std::collections::BTreeMap<String, String>>>,
     started_at: SystemTime,
@@ -158,7 +160,16 @@ impl Daemon {
                 e.to_string()
             });
         let connector_problems = Arc::new(Mutex::new(std::collections::BTreeMap::new()));
-        let mut tasks = vec![registry_task];
+        let changes = tokio::sync::watch::channel(0u64).0;
+        let mut tasks = vec![
+            registry_task,
+            forward_changes(
+                registry.subscribe(),
+                accounts.as_ref().ok().map(|a| a.changed.subscribe()),
+                changes.clone(),
+                stop.child_token(),
+            ),
+        ];
         if let Ok(accounts) = &accounts {
             tasks.push(crate::connectors::spawn(
                 crate::connectors::ConnectorContext {
@@ -188,6 +199,7 @@ impl Daemon {
                 engine,
                 clock,
                 accounts,
+                changes,
                 connector_problems,
                 started_at,
                 stop,
@@ -294,7 +306,17 @@ impl Daemon {
     /// Pauses (`true`) or resumes every workflow; returns the new state. Events keep flowing
     /// into history while paused; handlers skip them.
     pub fn set_paused(&self, paused: bool) -> Result<bool, DaemonError> {
-        Ok(self.engine()?.set_paused(paused))
+        let now = self.engine()?.set_paused(paused);
+        self.inner.changes.send_modify(|n| *n = n.wrapping_add(1));
+        Ok(now)
+    }
+
+    /// Changes to what a status display shows besides new events (those come from
+    /// [`Daemon::live_events`]): agents appearing, going offline or coming back, accounts
+    /// added, removed or refused, pause and resume. A display waits on this instead of
+    /// polling, so an idle app does not wake up.
+    pub fn changes(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.inner.changes.subscribe()
     }
 
     /// Whether workflows are paused.
@@ -419,4 +441,30 @@ impl Daemon {
         }
         tracing::info!("sekiad stopped");
     }
+}
+
+/// Merges the registry's and the accounts' change signals into the daemon's one.
+fn forward_changes(
+    mut registry: tokio::sync::watch::Receiver<u64>,
+    accounts: Option<tokio::sync::watch::Receiver<u64>>,
+    out: tokio::sync::watch::Sender<u64>,
+    stop: CancellationToken,
+) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut accounts = accounts;
+        loop {
+            let accounts_changed = async {
+                match accounts.as_mut() {
+                    Some(rx) => rx.changed().await.is_ok(),
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                () = stop.cancelled() => break,
+                r = registry.changed() => if r.is_err() { break },
+                ok = accounts_changed => if !ok { accounts = None; continue },
+            }
+            out.send_modify(|n| *n = n.wrapping_add(1));
+        }
+    })
 }

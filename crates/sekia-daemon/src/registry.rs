@@ -34,6 +34,9 @@ pub struct Registry {
     agents: Mutex<BTreeMap<String, Entry>>,
     clock: Arc<dyn Clock>,
     offline_after: Duration,
+    /// Bumped when an agent appears, goes offline or comes back: the tray redraws on it
+    /// instead of polling.
+    changed: tokio::sync::watch::Sender<u64>,
 }
 
 impl Registry {
@@ -46,7 +49,17 @@ impl Registry {
             agents: Mutex::new(BTreeMap::new()),
             clock,
             offline_after: heartbeat_interval * missed_heartbeats,
+            changed: tokio::sync::watch::channel(0).0,
         }
+    }
+
+    /// Changes of the agent list or of an agent's liveness.
+    pub fn subscribe(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.changed.subscribe()
+    }
+
+    fn bump(&self) {
+        self.changed.send_modify(|n| *n = n.wrapping_add(1));
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, Entry>> {
@@ -63,6 +76,7 @@ impl Registry {
             }
             None => {
                 tracing::info!(agent = %registration.name, version = %registration.version, "agent registered");
+                self.bump();
                 agents.insert(
                     registration.name.clone(),
                     Entry {
@@ -95,6 +109,7 @@ impl Registry {
         if entry.reported_offline {
             tracing::info!(agent = %heartbeat.name, "agent is back online");
             entry.reported_offline = false;
+            self.bump();
         }
         entry.last_seen = now;
         entry.heartbeat = Some(heartbeat);
@@ -156,6 +171,9 @@ impl Registry {
                 tracing::warn!(agent = %name, missed = ?offline_after, "agent missed its heartbeats; now offline");
                 went_offline.push(name.clone());
             }
+        }
+        if !went_offline.is_empty() {
+            self.bump();
         }
         went_offline
     }
