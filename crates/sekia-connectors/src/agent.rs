@@ -95,6 +95,13 @@ pub trait CommandHandler: Send + Sync + 'static {
     /// Runs `command` with its checked-out payload. `Err` becomes `command.failed`
     /// with the error's text.
     async fn handle(&self, command: &str, args: Args<'_>) -> Result<(), CommandError>;
+
+    /// The answer to a command not in the registration's list. A connector whose
+    /// commands depend on its config (Google: Gmail and/or Calendar) can say why
+    /// one is unavailable instead of "unknown command".
+    fn unlisted(&self, command: &str) -> CommandError {
+        CommandError::Unknown(command.to_owned())
+    }
 }
 
 /// Publishes the connector's events. Cheap to clone.
@@ -324,7 +331,7 @@ impl Shared {
                 ))),
             }
         } else {
-            Err(CommandError::Unknown(job.cmd.command.clone()))
+            Err(handler.unlisted(&job.cmd.command))
         };
         self.report(
             &job.cmd,

@@ -406,7 +406,9 @@ pub fn service_message(body: &[u8], status: StatusCode) -> String {
             .and_then(Value::as_str);
         let message = ["message", "error_description", "error"]
             .iter()
-            .find_map(|k| v.get(*k).and_then(Value::as_str));
+            .find_map(|k| v.get(*k).and_then(Value::as_str))
+            // Google: {"error": {"code": 404, "message": "…", "status": "NOT_FOUND"}}
+            .or_else(|| v.pointer("/error/message").and_then(Value::as_str));
         match (message, first_error) {
             (Some(m), Some(e)) if m != e => return format!("{m}: {e}"),
             (Some(m), _) => return m.to_owned(),
@@ -463,6 +465,13 @@ mod tests {
         assert_eq!(service_message(br#"{"errors":[{"message":"x"}]}"#, s), "x");
         assert_eq!(service_message(b"", s), "Not Found");
         assert_eq!(service_message(b"plain", s), "plain");
+        assert_eq!(
+            service_message(
+                br#"{"error":{"code":404,"message":"Requested entity was not found.","status":"NOT_FOUND"}}"#,
+                s
+            ),
+            "Requested entity was not found."
+        );
     }
 
     #[test]
