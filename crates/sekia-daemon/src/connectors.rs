@@ -169,17 +169,18 @@ fn section<T: serde::de::DeserializeOwned + Default>(
     }
 }
 
-/// Starts the agent for one account; `None` for a provider without a connector yet.
+/// Starts the agent for one account; `None` for a provider without a connector.
 async fn start_one(
     ctx: &ConnectorContext,
     state: &Arc<dyn StateStore>,
     name: &str,
     provider: &str,
     tokens: Arc<dyn TokenSource>,
-    _scheme: AuthScheme,
+    scheme: AuthScheme,
     cancel: CancellationToken,
 ) -> Result<Option<Box<dyn FnOnce() -> StopFuture + Send>>, String> {
-    use sekia_connectors::github;
+    use sekia_connectors::{github, google, linear, slack};
+    let secret = ctx.config.security.command_secret.clone();
     match provider {
         "github" => {
             let mut config: github::GithubConfig = section(ctx, name)?;
@@ -195,12 +196,74 @@ async fn start_one(
             if !webhook_set && name != "github-agent" {
                 config.webhook.listen.clear();
             }
-            config.security.command_secret = ctx.config.security.command_secret.clone();
+            config.security.command_secret = secret;
             let agent = github::start(
                 github::GithubAgentOptions {
                     name: name.to_owned(),
                     bus: Arc::clone(&ctx.bus),
                     tokens,
+                    state: Arc::clone(state),
+                    config,
+                    clock: Arc::clone(&ctx.clock),
+                },
+                cancel,
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+            Ok(Some(Box::new(move || Box::pin(agent.stop()))))
+        }
+        "slack" => {
+            let mut config: slack::SlackConfig = section(ctx, name)?;
+            config.security.command_secret = secret;
+            let app = ctx
+                .accounts
+                .slack_app_token(name)
+                .await
+                .map_err(|e| e.to_string())?
+                .ok_or("the account's app-level token (xapp-…) is missing; connect it again")?;
+            let agent = slack::start(
+                slack::SlackAgentOptions {
+                    name: name.to_owned(),
+                    bus: Arc::clone(&ctx.bus),
+                    bot_token: tokens,
+                    app_token: Arc::new(sekia_connectors::StaticToken::new(app)),
+                    state: Arc::clone(state),
+                    config,
+                    clock: Arc::clone(&ctx.clock),
+                },
+                cancel,
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+            Ok(Some(Box::new(move || Box::pin(agent.stop()))))
+        }
+        "google" => {
+            let mut config: google::GoogleConfig = section(ctx, name)?;
+            config.security.command_secret = secret;
+            let agent = google::start(
+                google::GoogleAgentOptions {
+                    name: name.to_owned(),
+                    bus: Arc::clone(&ctx.bus),
+                    tokens,
+                    state: Arc::clone(state),
+                    config,
+                    clock: Arc::clone(&ctx.clock),
+                },
+                cancel,
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+            Ok(Some(Box::new(move || Box::pin(agent.stop()))))
+        }
+        "linear" => {
+            let mut config: linear::LinearConfig = section(ctx, name)?;
+            config.security.command_secret = secret;
+            let agent = linear::start(
+                linear::LinearAgentOptions {
+                    name: name.to_owned(),
+                    bus: Arc::clone(&ctx.bus),
+                    tokens,
+                    scheme,
                     state: Arc::clone(state),
                     config,
                     clock: Arc::clone(&ctx.clock),
