@@ -55,7 +55,17 @@ pub async fn written(store: &Store, rows: u64) {
 
 /// Waits (bounded) until the full-text index has caught up with every committed event.
 pub async fn indexed(store: &Store) {
-    let last = store.stats().progress.last_event_seq;
+    // The newest row as the reader sees it: the stats counter can lag a just-synced write.
+    let newest = store
+        .list_events(sekia_store::EventQuery {
+            limit: 1,
+            ..Default::default()
+        })
+        .await
+        .ok()
+        .and_then(|p| p.items.first().map(|e| e.seq))
+        .unwrap_or(0);
+    let last = store.stats().progress.last_event_seq.max(newest);
     tokio::time::timeout(Duration::from_secs(60), store.wait_indexed(last))
         .await
         .expect("indexed in time")
