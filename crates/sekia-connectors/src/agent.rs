@@ -384,3 +384,57 @@ impl Shared {
         }
     }
 }
+
+/// A connector agent that is running: its command intake (an [`AgentContext`]) plus the
+/// connector's own tasks (webhook server, pollers, Socket Mode client). Every connector's
+/// `start` returns one, so the daemon and `sekia-agent` stop them all the same way.
+#[derive(Debug)]
+pub struct RunningAgent {
+    name: String,
+    cancel: CancellationToken,
+    agent: AgentContext,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl RunningAgent {
+    pub fn new(
+        name: String,
+        cancel: CancellationToken,
+        agent: AgentContext,
+        tasks: Vec<JoinHandle<()>>,
+    ) -> Self {
+        Self {
+            name,
+            cancel,
+            agent,
+            tasks,
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Publishes events as this agent.
+    pub fn sink(&self) -> &EventSink {
+        self.agent.sink()
+    }
+
+    /// Stops the agent and waits until it has: no new commands are taken, queued ones
+    /// finish (without further retries), the connector's tasks end.
+    pub async fn stop(self) {
+        self.cancel.cancel();
+        self.join().await;
+    }
+
+    /// Waits for the agent to end (after its cancel token fired).
+    pub async fn join(self) {
+        for t in self.tasks {
+            if let Err(e) = t.await {
+                tracing::error!(agent = %self.name, error = %e, "connector task failed");
+            }
+        }
+        self.agent.join().await;
+        tracing::info!(agent = %self.name, "agent stopped");
+    }
+}

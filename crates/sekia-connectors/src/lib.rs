@@ -38,7 +38,7 @@ pub mod slack;
 pub mod state;
 pub mod token;
 
-pub use agent::{AgentContext, AgentSpec, CommandHandler, EventSink};
+pub use agent::{AgentContext, AgentSpec, CommandHandler, EventSink, RunningAgent};
 pub use command::{Args, CommandError};
 pub use error::ConnectorError;
 pub use http::{ApiRequest, AuthScheme, HttpClient, HttpError, HttpResponse, RetryPolicy};

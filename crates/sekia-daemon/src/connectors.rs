@@ -4,14 +4,12 @@
 //! `[connectors.<account name>]` in sekia.toml, the same keys as the standalone agent's file.
 
 use std::collections::{BTreeMap, HashMap};
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use sekia_accounts::{AuthScheme, TokenSource};
 use sekia_bus::Bus;
-use sekia_connectors::{SqliteState, StateStore};
+use sekia_connectors::{RunningAgent, SqliteState, StateStore};
 use sekia_protocol::clock::Clock;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -23,12 +21,10 @@ use crate::config::Config;
 /// refused is noticed here).
 const RECHECK: Duration = Duration::from_secs(30);
 
-type StopFuture = Pin<Box<dyn Future<Output = ()> + Send>>;
-
-/// A running agent: how to stop it, and what it was started from.
+/// A running agent and the provider it was started for.
 struct Running {
     provider: String,
-    stop: Box<dyn FnOnce() -> StopFuture + Send>,
+    agent: RunningAgent,
 }
 
 /// What the supervisor needs, cloned into its task.
@@ -74,7 +70,7 @@ pub(crate) fn spawn(ctx: ConnectorContext, stop: CancellationToken) -> JoinHandl
         }
         for (name, r) in running.drain() {
             tracing::debug!(agent = %name, "stopping connector");
-            (r.stop)().await;
+            r.agent.stop().await;
         }
     })
 }
@@ -113,7 +109,7 @@ async fn reconcile(
     for name in gone {
         if let Some(r) = running.remove(&name) {
             tracing::info!(agent = %name, "stopping connector (account disconnected or needs reconnecting)");
-            (r.stop)().await;
+            r.agent.stop().await;
         }
     }
     for (name, provider) in wanted {
@@ -134,16 +130,10 @@ async fn reconcile(
         )
         .await
         {
-            Ok(Some(stopper)) => {
+            Ok(Some(agent)) => {
                 tracing::info!(agent = %name, provider = %provider, "connector started");
                 lock(&ctx.problems).remove(&name);
-                running.insert(
-                    name,
-                    Running {
-                        provider,
-                        stop: stopper,
-                    },
-                );
+                running.insert(name, Running { provider, agent });
             }
             Ok(None) => {}
             Err(e) => {
@@ -178,10 +168,16 @@ async fn start_one(
     tokens: Arc<dyn TokenSource>,
     scheme: AuthScheme,
     cancel: CancellationToken,
-) -> Result<Option<Box<dyn FnOnce() -> StopFuture + Send>>, String> {
+) -> Result<Option<RunningAgent>, String> {
     use sekia_connectors::{github, google, linear, slack};
     let secret = ctx.config.security.command_secret.clone();
-    match provider {
+    let (bus, clock, state) = (
+        Arc::clone(&ctx.bus),
+        Arc::clone(&ctx.clock),
+        Arc::clone(state),
+    );
+    let name_owned = name.to_owned();
+    let started = match provider {
         "github" => {
             let mut config: github::GithubConfig = section(ctx, name)?;
             let webhook_set = ctx
@@ -193,24 +189,21 @@ async fn start_one(
                 .is_some();
             // One webhook port per account: only the first account (sekia's agent name) gets
             // the default; others listen where their section says.
-            if !webhook_set && name != "github-agent" {
+            if !webhook_set && name != github::DEFAULT_NAME {
                 config.webhook.listen.clear();
             }
             config.security.command_secret = secret;
-            let agent = github::start(
-                github::GithubAgentOptions {
-                    name: name.to_owned(),
-                    bus: Arc::clone(&ctx.bus),
-                    tokens,
-                    state: Arc::clone(state),
-                    config,
-                    clock: Arc::clone(&ctx.clock),
-                },
-                cancel,
-            )
-            .await
-            .map_err(|e| e.to_string())?;
-            Ok(Some(Box::new(move || Box::pin(agent.stop()))))
+            let options = github::GithubAgentOptions {
+                name: name_owned,
+                bus,
+                tokens,
+                state,
+                config,
+                clock,
+            };
+            github::start(options, cancel)
+                .await
+                .map(github::GithubAgent::into_running)
         }
         "slack" => {
             let mut config: slack::SlackConfig = section(ctx, name)?;
@@ -221,59 +214,45 @@ async fn start_one(
                 .await
                 .map_err(|e| e.to_string())?
                 .ok_or("the account's app-level token (xapp-…) is missing; connect it again")?;
-            let agent = slack::start(
-                slack::SlackAgentOptions {
-                    name: name.to_owned(),
-                    bus: Arc::clone(&ctx.bus),
-                    bot_token: tokens,
-                    app_token: Arc::new(sekia_connectors::StaticToken::new(app)),
-                    state: Arc::clone(state),
-                    config,
-                    clock: Arc::clone(&ctx.clock),
-                },
-                cancel,
-            )
-            .await
-            .map_err(|e| e.to_string())?;
-            Ok(Some(Box::new(move || Box::pin(agent.stop()))))
+            let options = slack::SlackAgentOptions {
+                name: name_owned,
+                bus,
+                bot_token: tokens,
+                app_token: Arc::new(sekia_connectors::StaticToken::new(app)),
+                state,
+                config,
+                clock,
+            };
+            slack::start(options, cancel).await
         }
         "google" => {
             let mut config: google::GoogleConfig = section(ctx, name)?;
             config.security.command_secret = secret;
-            let agent = google::start(
-                google::GoogleAgentOptions {
-                    name: name.to_owned(),
-                    bus: Arc::clone(&ctx.bus),
-                    tokens,
-                    state: Arc::clone(state),
-                    config,
-                    clock: Arc::clone(&ctx.clock),
-                },
-                cancel,
-            )
-            .await
-            .map_err(|e| e.to_string())?;
-            Ok(Some(Box::new(move || Box::pin(agent.stop()))))
+            let options = google::GoogleAgentOptions {
+                name: name_owned,
+                bus,
+                tokens,
+                state,
+                config,
+                clock,
+            };
+            google::start(options, cancel).await
         }
         "linear" => {
             let mut config: linear::LinearConfig = section(ctx, name)?;
             config.security.command_secret = secret;
-            let agent = linear::start(
-                linear::LinearAgentOptions {
-                    name: name.to_owned(),
-                    bus: Arc::clone(&ctx.bus),
-                    tokens,
-                    scheme,
-                    state: Arc::clone(state),
-                    config,
-                    clock: Arc::clone(&ctx.clock),
-                },
-                cancel,
-            )
-            .await
-            .map_err(|e| e.to_string())?;
-            Ok(Some(Box::new(move || Box::pin(agent.stop()))))
+            let options = linear::LinearAgentOptions {
+                name: name_owned,
+                bus,
+                tokens,
+                scheme,
+                state,
+                config,
+                clock,
+            };
+            linear::start(options, cancel).await
         }
-        _ => Ok(None),
-    }
+        _ => return Ok(None),
+    };
+    started.map(Some).map_err(|e| e.to_string())
 }

@@ -13,10 +13,13 @@ use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 use sekia_bus::{Bus, NatsBus, NatsConfig};
-use sekia_connectors::config::{default_state_path, find_config_file, process_env, read_toml};
+use sekia_connectors::config::{
+    NatsSection, StateSection, default_state_path, find_config_file, process_env, read_toml,
+};
 use sekia_connectors::github::{self, GithubAgentOptions, GithubFileConfig};
-use sekia_connectors::{ConnectorError, SqliteState, StaticToken};
+use sekia_connectors::{ConnectorError, RunningAgent, SqliteState, StaticToken};
 use sekia_protocol::SystemClock;
+use serde::de::DeserializeOwned;
 use tokio_util::sync::CancellationToken;
 
 #[derive(Parser, Debug)]
@@ -50,7 +53,7 @@ struct Common {
     /// NATS server URL(s); overrides `nats.url` and SEKIA_NATS_URL.
     #[arg(long)]
     nats: Option<String>,
-    /// Config file; default: sekia-github[-<name>].toml in /etc/sekia, ~/.config/sekia, .
+    /// Config file; default: sekia-<agent>[-<name>].toml in /etc/sekia, ~/.config/sekia, .
     #[arg(long)]
     config: Option<PathBuf>,
 }
@@ -81,55 +84,51 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn run_github(args: Common) -> Result<(), ConnectorError> {
+/// The agent's config file (`--config`, else sekia's search for `sekia-<kind>[-<name>].toml`),
+/// or the defaults when there is none.
+fn load_file<T: DeserializeOwned + Default>(
+    kind: &str,
+    args: &Common,
+) -> Result<T, ConnectorError> {
     let path = args
         .config
         .clone()
-        .or_else(|| find_config_file("github", args.name.as_deref()));
-    let mut file: GithubFileConfig = match &path {
-        Some(p) => read_toml(p)?,
-        None => GithubFileConfig::default(),
-    };
-    file.apply_env(&process_env);
-    if let Some(url) = args.nats {
-        file.nats.url = url;
+        .or_else(|| find_config_file(kind, args.name.as_deref()));
+    match &path {
+        Some(p) => read_toml(p),
+        None => Ok(T::default()),
     }
-    let name = args.name.unwrap_or_else(|| github::DEFAULT_NAME.to_owned());
-    if file.agent.github.token.is_empty() {
-        return Err(ConnectorError::config(
-            "github.token is required (or set GITHUB_TOKEN)",
-        ));
+}
+
+/// A required token, or `message` (which names its key and environment variable).
+fn require(token: &sekia_protocol::Secret, message: &str) -> Result<(), ConnectorError> {
+    if token.is_empty() {
+        Err(ConnectorError::config(message))
+    } else {
+        Ok(())
     }
-    let state_path = if file.state.path.is_empty() {
+}
+
+fn state_store(section: &StateSection) -> Result<Arc<SqliteState>, ConnectorError> {
+    let path = if section.path.is_empty() {
         default_state_path()
     } else {
-        PathBuf::from(&file.state.path)
+        PathBuf::from(&section.path)
     };
-    let state = Arc::new(SqliteState::open(&state_path)?);
+    Ok(Arc::new(SqliteState::open(&path)?))
+}
 
-    let mut nats = NatsConfig::new(file.nats.url.clone());
-    nats.name = name.clone();
-    if !file.nats.token.is_empty() {
-        nats.token = Some(file.nats.token.expose().to_owned());
+async fn connect(section: &NatsSection, name: &str) -> Result<Arc<dyn Bus>, ConnectorError> {
+    let mut nats = NatsConfig::new(section.url.clone());
+    nats.name = name.to_owned();
+    if !section.token.is_empty() {
+        nats.token = Some(section.token.expose().to_owned());
     }
-    let bus: Arc<dyn Bus> = Arc::new(NatsBus::connect(nats).await?);
+    Ok(Arc::new(NatsBus::connect(nats).await?))
+}
 
-    let cancel = CancellationToken::new();
-    let agent = github::start(
-        GithubAgentOptions {
-            name,
-            bus: bus.clone(),
-            tokens: Arc::new(StaticToken::new(file.agent.github.token.clone())),
-            state,
-            config: file.agent,
-            clock: Arc::new(SystemClock),
-        },
-        cancel.clone(),
-    )
-    .await?;
-    if let Some(addr) = agent.webhook_addr() {
-        tracing::info!(%addr, "webhooks");
-    }
+/// Runs until SIGINT/SIGTERM, then stops the agent and closes the bus.
+async fn serve(agent: RunningAgent, bus: Arc<dyn Bus>) -> Result<(), ConnectorError> {
     wait_for_signal().await;
     tracing::info!("stopping");
     agent.stop().await;
@@ -158,41 +157,56 @@ async fn wait_for_signal() {
     }
 }
 
+async fn run_github(args: Common) -> Result<(), ConnectorError> {
+    let mut file: GithubFileConfig = load_file("github", &args)?;
+    file.apply_env(&process_env);
+    if let Some(url) = args.nats {
+        file.nats.url = url;
+    }
+    let name = args.name.unwrap_or_else(|| github::DEFAULT_NAME.to_owned());
+    require(
+        &file.agent.github.token,
+        "github.token is required (or set GITHUB_TOKEN)",
+    )?;
+    let state = state_store(&file.state)?;
+    let bus = connect(&file.nats, &name).await?;
+    let agent = github::start(
+        GithubAgentOptions {
+            name,
+            bus: bus.clone(),
+            tokens: Arc::new(StaticToken::new(file.agent.github.token.clone())),
+            state,
+            config: file.agent,
+            clock: Arc::new(SystemClock),
+        },
+        CancellationToken::new(),
+    )
+    .await?;
+    if let Some(addr) = agent.webhook_addr() {
+        tracing::info!(%addr, "webhooks");
+    }
+    serve(agent.into_running(), bus).await
+}
+
 async fn run_slack(args: Common) -> Result<(), ConnectorError> {
     use sekia_connectors::MemoryState;
     use sekia_connectors::slack::{self, SlackAgentOptions, SlackFileConfig};
 
-    let path = args
-        .config
-        .clone()
-        .or_else(|| find_config_file("slack", args.name.as_deref()));
-    let mut file: SlackFileConfig = match &path {
-        Some(p) => read_toml(p)?,
-        None => SlackFileConfig::default(),
-    };
+    let mut file: SlackFileConfig = load_file("slack", &args)?;
     file.apply_env(&process_env);
     if let Some(url) = args.nats {
         file.nats.url = url;
     }
     let name = args.name.unwrap_or_else(|| slack::DEFAULT_NAME.to_owned());
-    if file.agent.slack.bot_token.is_empty() {
-        return Err(ConnectorError::config(
-            "slack.bot_token is required (or set SLACK_BOT_TOKEN)",
-        ));
-    }
-    if file.agent.slack.app_token.is_empty() {
-        return Err(ConnectorError::config(
-            "slack.app_token is required for Socket Mode (or set SLACK_APP_TOKEN)",
-        ));
-    }
-
-    let mut nats = NatsConfig::new(file.nats.url.clone());
-    nats.name = name.clone();
-    if !file.nats.token.is_empty() {
-        nats.token = Some(file.nats.token.expose().to_owned());
-    }
-    let bus: Arc<dyn Bus> = Arc::new(NatsBus::connect(nats).await?);
-
+    require(
+        &file.agent.slack.bot_token,
+        "slack.bot_token is required (or set SLACK_BOT_TOKEN)",
+    )?;
+    require(
+        &file.agent.slack.app_token,
+        "slack.app_token is required for Socket Mode (or set SLACK_APP_TOKEN)",
+    )?;
+    let bus = connect(&file.nats, &name).await?;
     let agent = slack::start(
         SlackAgentOptions {
             name,
@@ -207,51 +221,25 @@ async fn run_slack(args: Common) -> Result<(), ConnectorError> {
         CancellationToken::new(),
     )
     .await?;
-    wait_for_signal().await;
-    tracing::info!("stopping");
-    agent.stop().await;
-    if let Err(e) = bus.close().await {
-        tracing::warn!(error = %e, "bus did not close cleanly");
-    }
-    Ok(())
+    serve(agent, bus).await
 }
 
 async fn run_linear(args: Common) -> Result<(), ConnectorError> {
     use sekia_connectors::AuthScheme;
     use sekia_connectors::linear::{self, LinearAgentOptions, LinearFileConfig};
 
-    let path = args
-        .config
-        .clone()
-        .or_else(|| find_config_file("linear", args.name.as_deref()));
-    let mut file: LinearFileConfig = match &path {
-        Some(p) => read_toml(p)?,
-        None => LinearFileConfig::default(),
-    };
+    let mut file: LinearFileConfig = load_file("linear", &args)?;
     file.apply_env(&process_env);
     if let Some(url) = args.nats {
         file.nats.url = url;
     }
     let name = args.name.unwrap_or_else(|| linear::DEFAULT_NAME.to_owned());
-    if file.agent.linear.api_key.is_empty() {
-        return Err(ConnectorError::config(
-            "linear.api_key is required (or set LINEAR_API_KEY)",
-        ));
-    }
-    let state_path = if file.state.path.is_empty() {
-        default_state_path()
-    } else {
-        PathBuf::from(&file.state.path)
-    };
-    let state = Arc::new(SqliteState::open(&state_path)?);
-
-    let mut nats = NatsConfig::new(file.nats.url.clone());
-    nats.name = name.clone();
-    if !file.nats.token.is_empty() {
-        nats.token = Some(file.nats.token.expose().to_owned());
-    }
-    let bus: Arc<dyn Bus> = Arc::new(NatsBus::connect(nats).await?);
-
+    require(
+        &file.agent.linear.api_key,
+        "linear.api_key is required (or set LINEAR_API_KEY)",
+    )?;
+    let state = state_store(&file.state)?;
+    let bus = connect(&file.nats, &name).await?;
     let agent = linear::start(
         LinearAgentOptions {
             name,
@@ -266,26 +254,13 @@ async fn run_linear(args: Common) -> Result<(), ConnectorError> {
         CancellationToken::new(),
     )
     .await?;
-    wait_for_signal().await;
-    tracing::info!("stopping");
-    agent.stop().await;
-    if let Err(e) = bus.close().await {
-        tracing::warn!(error = %e, "bus did not close cleanly");
-    }
-    Ok(())
+    serve(agent, bus).await
 }
 
 async fn run_google(args: Common) -> Result<(), ConnectorError> {
     use sekia_connectors::google::{self, GoogleAgentOptions, GoogleFileConfig};
 
-    let path = args
-        .config
-        .clone()
-        .or_else(|| find_config_file("google", args.name.as_deref()));
-    let mut file: GoogleFileConfig = match &path {
-        Some(p) => read_toml(p)?,
-        None => GoogleFileConfig::default(),
-    };
+    let mut file: GoogleFileConfig = load_file("google", &args)?;
     file.apply_env(&process_env);
     if let Some(url) = args.nats {
         file.nats.url = url;
@@ -293,28 +268,15 @@ async fn run_google(args: Common) -> Result<(), ConnectorError> {
     let name = args.name.unwrap_or_else(|| google::DEFAULT_NAME.to_owned());
     // Signing in and refreshing are the daemon's accounts' job; standalone, the agent
     // takes an access token (sekia's client_id/token_path keys are read but unused).
-    if file.google.access_token.is_empty() {
-        return Err(ConnectorError::config(
-            "google.access_token is required (or set GOOGLE_ACCESS_TOKEN); refreshing tokens needs the daemon's accounts",
-        ));
-    }
+    require(
+        &file.google.access_token,
+        "google.access_token is required (or set GOOGLE_ACCESS_TOKEN); refreshing tokens needs the daemon's accounts",
+    )?;
     if !file.google.token_path.is_empty() || !file.google.client_id.is_empty() {
         tracing::warn!("google.client_id / google.token_path are not used by sekia-agent");
     }
-    let state_path = if file.state.path.is_empty() {
-        default_state_path()
-    } else {
-        PathBuf::from(&file.state.path)
-    };
-    let state = Arc::new(SqliteState::open(&state_path)?);
-
-    let mut nats = NatsConfig::new(file.nats.url.clone());
-    nats.name = name.clone();
-    if !file.nats.token.is_empty() {
-        nats.token = Some(file.nats.token.expose().to_owned());
-    }
-    let bus: Arc<dyn Bus> = Arc::new(NatsBus::connect(nats).await?);
-
+    let state = state_store(&file.state)?;
+    let bus = connect(&file.nats, &name).await?;
     let agent = google::start(
         GoogleAgentOptions {
             name,
@@ -327,11 +289,5 @@ async fn run_google(args: Common) -> Result<(), ConnectorError> {
         CancellationToken::new(),
     )
     .await?;
-    wait_for_signal().await;
-    tracing::info!("stopping");
-    agent.stop().await;
-    if let Err(e) = bus.close().await {
-        tracing::warn!(error = %e, "bus did not close cleanly");
-    }
-    Ok(())
+    serve(agent, bus).await
 }

@@ -23,7 +23,6 @@ use sekia_accounts::TokenSource;
 use sekia_bus::Bus;
 use sekia_protocol::Clock;
 use tokio::net::TcpListener;
-use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 pub use api::GithubApi;
@@ -31,7 +30,7 @@ pub use commands::{COMMANDS, GithubCommands};
 pub use config::{GithubConfig, GithubFileConfig, PollConfig, PollMode, WebhookConfig};
 pub use poller::Poller;
 
-use crate::agent::{AgentContext, AgentSpec, EventSink, start_agent};
+use crate::agent::{AgentSpec, EventSink, RunningAgent, start_agent};
 use crate::error::ConnectorError;
 use crate::http::HttpClient;
 use crate::state::StateStore;
@@ -54,19 +53,16 @@ pub struct GithubAgentOptions {
     pub clock: Arc<dyn Clock>,
 }
 
-/// A running GitHub agent.
+/// A running GitHub agent: the shared [`RunningAgent`] plus where its webhook listens.
 #[derive(Debug)]
 pub struct GithubAgent {
-    name: String,
-    cancel: CancellationToken,
+    running: RunningAgent,
     webhook_addr: Option<SocketAddr>,
-    agent: AgentContext,
-    tasks: Vec<JoinHandle<()>>,
 }
 
 impl GithubAgent {
     pub fn name(&self) -> &str {
-        &self.name
+        self.running.name()
     }
 
     /// Where the webhook server listens, if it runs (the real port when the config
@@ -77,25 +73,22 @@ impl GithubAgent {
 
     /// Publishes events as this agent.
     pub fn sink(&self) -> &EventSink {
-        self.agent.sink()
+        self.running.sink()
     }
 
-    /// Stops the agent and waits until it has: no new commands are taken, queued
-    /// ones finish (without further retries), the webhook server and poller end.
+    /// See [`RunningAgent::stop`]; the webhook server and poller end too.
     pub async fn stop(self) {
-        self.cancel.cancel();
-        self.join().await;
+        self.running.stop().await;
     }
 
-    /// Waits for the agent to end (after its cancel token fired).
+    /// See [`RunningAgent::join`].
     pub async fn join(self) {
-        for t in self.tasks {
-            if let Err(e) = t.await {
-                tracing::error!(error = %e, "github agent task failed");
-            }
-        }
-        self.agent.join().await;
-        tracing::info!(agent = %self.name, "github agent stopped");
+        self.running.join().await;
+    }
+
+    /// The agent without its GitHub-specific handle, to be stopped like any other.
+    pub fn into_running(self) -> RunningAgent {
+        self.running
     }
 }
 
@@ -193,10 +186,7 @@ pub async fn start(
         tasks.push(tokio::spawn(poller.run(cancel.clone())));
     }
     Ok(GithubAgent {
-        name,
-        cancel,
+        running: RunningAgent::new(name, cancel, agent, tasks),
         webhook_addr,
-        agent,
-        tasks,
     })
 }

@@ -25,7 +25,6 @@ use std::sync::Arc;
 use sekia_accounts::TokenSource;
 use sekia_bus::Bus;
 use sekia_protocol::Clock;
-use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 pub use calendar::{CalendarCommands, CalendarPoller};
@@ -33,7 +32,7 @@ pub use commands::GoogleCommands;
 pub use config::{CalendarConfig, GmailConfig, GoogleConfig, GoogleFileConfig};
 pub use gmail::{GmailCommands, GmailPoller};
 
-use crate::agent::{AgentContext, AgentSpec, EventSink, start_agent};
+use crate::agent::{AgentSpec, RunningAgent, start_agent};
 use crate::error::ConnectorError;
 use crate::http::HttpClient;
 use crate::state::StateStore;
@@ -58,42 +57,7 @@ pub struct GoogleAgentOptions {
 }
 
 /// A running Google agent.
-#[derive(Debug)]
-pub struct GoogleAgent {
-    name: String,
-    cancel: CancellationToken,
-    agent: AgentContext,
-    tasks: Vec<JoinHandle<()>>,
-}
-
-impl GoogleAgent {
-    pub fn name(&self) -> &str {
-        &self.name
-    }
-
-    /// Publishes events as this agent.
-    pub fn sink(&self) -> &EventSink {
-        self.agent.sink()
-    }
-
-    /// Stops the agent and waits until it has: no new commands are taken, queued
-    /// ones finish (without further retries), the pollers end after the poll under way.
-    pub async fn stop(self) {
-        self.cancel.cancel();
-        self.join().await;
-    }
-
-    /// Waits for the agent to end (after its cancel token fired).
-    pub async fn join(self) {
-        for t in self.tasks {
-            if let Err(e) = t.await {
-                tracing::error!(error = %e, "google agent task failed");
-            }
-        }
-        self.agent.join().await;
-        tracing::info!(agent = %self.name, "google agent stopped");
-    }
-}
+pub type GoogleAgent = RunningAgent;
 
 /// Registration capabilities, as sekia-google reports them.
 pub fn capabilities(config: &GoogleConfig) -> Vec<String> {
@@ -176,10 +140,5 @@ pub async fn start(
         let poller = CalendarPoller::new(api, agent.sink().clone(), state, clock, &config.calendar);
         tasks.push(tokio::spawn(poller.run(cancel.clone())));
     }
-    Ok(GoogleAgent {
-        name,
-        cancel,
-        agent,
-        tasks,
-    })
+    Ok(RunningAgent::new(name, cancel, agent, tasks))
 }

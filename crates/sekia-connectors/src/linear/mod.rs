@@ -22,7 +22,6 @@ use std::sync::Arc;
 use sekia_accounts::TokenSource;
 use sekia_bus::Bus;
 use sekia_protocol::Clock;
-use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 pub use api::{LinearApi, TeamFilter};
@@ -30,7 +29,7 @@ pub use commands::{COMMANDS, LinearCommands};
 pub use config::{LinearConfig, LinearFileConfig, LinearPollConfig, LinearSection};
 pub use poller::Poller;
 
-use crate::agent::{AgentContext, AgentSpec, EventSink, start_agent};
+use crate::agent::{AgentSpec, RunningAgent, start_agent};
 use crate::error::ConnectorError;
 use crate::graphql::GraphqlClient;
 use crate::http::{AuthScheme, HttpClient};
@@ -58,42 +57,7 @@ pub struct LinearAgentOptions {
 }
 
 /// A running Linear agent.
-#[derive(Debug)]
-pub struct LinearAgent {
-    name: String,
-    cancel: CancellationToken,
-    agent: AgentContext,
-    tasks: Vec<JoinHandle<()>>,
-}
-
-impl LinearAgent {
-    pub fn name(&self) -> &str {
-        &self.name
-    }
-
-    /// Publishes events as this agent.
-    pub fn sink(&self) -> &EventSink {
-        self.agent.sink()
-    }
-
-    /// Stops the agent and waits until it has: no new commands are taken, queued
-    /// ones finish (without further retries), the poller ends.
-    pub async fn stop(self) {
-        self.cancel.cancel();
-        self.join().await;
-    }
-
-    /// Waits for the agent to end (after its cancel token fired).
-    pub async fn join(self) {
-        for t in self.tasks {
-            if let Err(e) = t.await {
-                tracing::error!(error = %e, "linear agent task failed");
-            }
-        }
-        self.agent.join().await;
-        tracing::info!(agent = %self.name, "linear agent stopped");
-    }
-}
+pub type LinearAgent = RunningAgent;
 
 /// Registration capabilities, as sekia-linear reports them.
 pub fn capabilities(config: &LinearConfig) -> Vec<String> {
@@ -172,10 +136,5 @@ pub async fn start(
         );
         tasks.push(tokio::spawn(poller.run(cancel.clone())));
     }
-    Ok(LinearAgent {
-        name,
-        cancel,
-        agent,
-        tasks,
-    })
+    Ok(RunningAgent::new(name, cancel, agent, tasks))
 }

@@ -23,7 +23,6 @@ use std::sync::Arc;
 use sekia_accounts::TokenSource;
 use sekia_bus::Bus;
 use sekia_protocol::Clock;
-use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 pub use api::{BotIdentity, SlackApi, SlackError};
@@ -32,7 +31,7 @@ pub use config::{SlackConfig, SlackFileConfig, SlackSection, SocketModeConfig};
 pub use mapping::{Mapped, Mapper};
 pub use socket::{SocketClient, SocketError};
 
-use crate::agent::{AgentContext, AgentSpec, EventSink, start_agent};
+use crate::agent::{AgentSpec, RunningAgent, start_agent};
 use crate::error::ConnectorError;
 use crate::http::{HttpClient, HttpError};
 use crate::state::StateStore;
@@ -61,42 +60,7 @@ pub struct SlackAgentOptions {
 }
 
 /// A running Slack agent.
-#[derive(Debug)]
-pub struct SlackAgent {
-    name: String,
-    cancel: CancellationToken,
-    agent: AgentContext,
-    tasks: Vec<JoinHandle<()>>,
-}
-
-impl SlackAgent {
-    pub fn name(&self) -> &str {
-        &self.name
-    }
-
-    /// Publishes events as this agent.
-    pub fn sink(&self) -> &EventSink {
-        self.agent.sink()
-    }
-
-    /// Stops the agent and waits until it has: no new commands are taken, queued
-    /// ones finish (without further retries), the Socket Mode connection closes.
-    pub async fn stop(self) {
-        self.cancel.cancel();
-        self.join().await;
-    }
-
-    /// Waits for the agent to end (after its cancel token fired).
-    pub async fn join(self) {
-        for t in self.tasks {
-            if let Err(e) = t.await {
-                tracing::error!(error = %e, "slack agent task failed");
-            }
-        }
-        self.agent.join().await;
-        tracing::info!(agent = %self.name, "slack agent stopped");
-    }
-}
+pub type SlackAgent = RunningAgent;
 
 /// Starts a Slack agent: command intake and the Socket Mode client. It runs until
 /// `cancel` fires or [`SlackAgent::stop`] is called.
@@ -170,10 +134,5 @@ pub async fn start(
         mapper,
     );
     let tasks = vec![tokio::spawn(client.run(cancel.clone()))];
-    Ok(SlackAgent {
-        name,
-        cancel,
-        agent,
-        tasks,
-    })
+    Ok(RunningAgent::new(name, cancel, agent, tasks))
 }
