@@ -24,6 +24,18 @@ pub struct NatsSection {
     pub token: Secret,
 }
 
+impl NatsSection {
+    /// `SEKIA_NATS_URL` and `SEKIA_NATS_TOKEN` over the file's values.
+    pub fn apply_env(&mut self, lookup: &dyn Fn(&str) -> Option<String>) {
+        if let Some(v) = env_value(lookup, "SEKIA_NATS_URL") {
+            self.url = v;
+        }
+        if let Some(v) = env_value(lookup, "SEKIA_NATS_TOKEN") {
+            self.token = Secret::new(v);
+        }
+    }
+}
+
 impl Default for NatsSection {
     fn default() -> Self {
         Self {

@@ -195,12 +195,7 @@ impl GoogleFileConfig {
         if let Some(v) = env_value(lookup, "GOOGLE_ACCESS_TOKEN") {
             self.google.access_token = Secret::new(v);
         }
-        if let Some(v) = env_value(lookup, "SEKIA_NATS_URL") {
-            self.nats.url = v;
-        }
-        if let Some(v) = env_value(lookup, "SEKIA_NATS_TOKEN") {
-            self.nats.token = Secret::new(v);
-        }
+        self.nats.apply_env(lookup);
     }
 }
 

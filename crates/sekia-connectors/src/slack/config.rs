@@ -156,12 +156,7 @@ impl SlackFileConfig {
     /// [`SlackConfig::apply_env`] plus `SEKIA_NATS_URL` and `SEKIA_NATS_TOKEN`.
     pub fn apply_env(&mut self, lookup: &dyn Fn(&str) -> Option<String>) {
         self.agent.apply_env(lookup);
-        if let Some(v) = env_value(lookup, "SEKIA_NATS_URL") {
-            self.nats.url = v;
-        }
-        if let Some(v) = env_value(lookup, "SEKIA_NATS_TOKEN") {
-            self.nats.token = Secret::new(v);
-        }
+        self.nats.apply_env(lookup);
     }
 }
 
