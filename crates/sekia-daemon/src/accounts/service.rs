@@ -68,16 +68,7 @@ impl Accounts {
     /// Chooses the token store and loads the account list.
     pub fn open(config: &Config, clock: Arc<dyn Clock>) -> Result<Self, DaemonError> {
         // A config built in code (tests, embedders) has no folder yet: the loader's default.
-        let dir = if config.accounts.dir.as_os_str().is_empty() {
-            config
-                .store
-                .path
-                .parent()
-                .map(|p| p.join("accounts"))
-                .unwrap_or_else(|| std::path::PathBuf::from("accounts"))
-        } else {
-            config.accounts.dir.clone()
-        };
+        let dir = config.accounts.dir_or_default(&config.store.path);
         let dir = &dir;
         let mut providers = BTreeMap::new();
         for id in sekia_accounts::provider::BUILTIN {

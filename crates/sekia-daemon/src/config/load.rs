@@ -138,14 +138,7 @@ pub fn load(opts: &LoadOptions) -> Result<Loaded, ConfigError> {
     if config.server.socket.as_os_str().is_empty() {
         config.server.socket = default_socket(&opts.env, opts.home.as_deref());
     }
-    if config.accounts.dir.as_os_str().is_empty() {
-        config.accounts.dir = config
-            .store
-            .path
-            .parent()
-            .map(|p| p.join("accounts"))
-            .unwrap_or_else(|| PathBuf::from("accounts"));
-    }
+    config.accounts.dir = config.accounts.dir_or_default(&config.store.path);
     validate(&config, &mut warnings)?;
     config.file = match (&source, &opts.home) {
         (Some(path), _) => path.clone(),

@@ -317,6 +317,17 @@ impl Default for AccountsConfig {
 }
 
 impl AccountsConfig {
+    /// `dir`, or its default: `accounts` beside the history database at `store_path`.
+    pub fn dir_or_default(&self, store_path: &std::path::Path) -> PathBuf {
+        if !self.dir.as_os_str().is_empty() {
+            return self.dir.clone();
+        }
+        store_path
+            .parent()
+            .map(|p| p.join("accounts"))
+            .unwrap_or_else(|| PathBuf::from("accounts"))
+    }
+
     /// The overrides for a built-in provider id.
     pub fn overrides(&self, provider: &str) -> Option<&ProviderOverrides> {
         match provider {
