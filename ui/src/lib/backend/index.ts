@@ -5,7 +5,7 @@ import { browserHttpTransport, createHttpBackend } from './http';
 import { createTauriBackend, isTauri } from './tauri';
 import type { Backend } from './types';
 
-export type { Backend, EventFilter, StreamNotice } from './types';
+export type { Backend, EventFilter, StreamNotice, UpdateChannel, UpdateInfo, UpdateStatus } from './types';
 export { isTauri };
 
 /** The backend for the page this code runs in. */

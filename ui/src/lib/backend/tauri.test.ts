@@ -120,6 +120,46 @@ describe('start at login', () => {
   });
 });
 
+describe('updates', () => {
+  const info = { status: { state: 'up_to_date', checked_at: null, error: null }, current_version: '0.1.0', channel: 'stable', check_automatically: true, feed: 'f' };
+
+  it('use the shell’s own update commands, not rpc', async () => {
+    const f = fakeTauri((cmd) => (cmd === 'install_update' ? null : info));
+    const b = createTauriBackend(f.t);
+    expect(await b.updates!.info()).toEqual(info);
+    await b.updates!.check();
+    await b.updates!.install();
+    await b.updates!.configure('beta', false);
+    expect(f.invoked).toEqual([
+      { cmd: 'updates', args: undefined },
+      { cmd: 'check_for_updates', args: undefined },
+      { cmd: 'install_update', args: undefined },
+      { cmd: 'set_update_settings', args: { channel: 'beta', checkAutomatically: false } },
+    ]);
+  });
+
+  it('forward sekia:update and reject with ApiErrors', async () => {
+    const f = fakeTauri(() => Promise.reject('this build of sekia does not update itself'));
+    const b = createTauriBackend(f.t);
+    const got: unknown[] = [];
+    const off = b.updates!.onStatus((s) => got.push(s));
+    await flush();
+    f.emit('sekia:update', { state: 'downloading', version: '0.2.0', downloaded: 1, total: 2 });
+    off();
+    f.emit('sekia:update', { state: 'installing', version: '0.2.0' });
+    expect(got).toEqual([{ state: 'downloading', version: '0.2.0', downloaded: 1, total: 2 }]);
+    const e = await b.updates!.check().catch((x) => x);
+    expect(e).toBeInstanceOf(ApiError);
+    expect(e.message).toBe('this build of sekia does not update itself');
+  });
+
+  it('are absent in the browser backend (the dashboard comes with its sekiad)', async () => {
+    const { createHttpBackend } = await import('./http');
+    const b = createHttpBackend({ fetch: async () => new Response('{}'), EventSource: class {} as never, cookies: () => '' });
+    expect(b.updates).toBeUndefined();
+  });
+});
+
 describe('host detection', () => {
   it('is Tauri when __TAURI_INTERNALS__ exists', () => {
     expect(isTauri({})).toBe(false);

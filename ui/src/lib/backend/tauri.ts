@@ -1,7 +1,8 @@
 // The desktop window's backend: one Tauri command, `rpc`, taking the `{cmd, args}` envelope;
 // live events from the Tauri event `sekia:event` (payload: a StoredEvent) and the embedded
 // daemon's state from `sekia:state`. Plus what only a desktop has: the `autostart` and
-// `set_autostart` commands (start at login).
+// `set_autostart` commands (start at login), and the app's updates (`updates`,
+// `check_for_updates`, `install_update`, `set_update_settings`; progress as `sekia:update`).
 
 import { invoke as tauriInvoke } from '@tauri-apps/api/core';
 import { listen as tauriListen } from '@tauri-apps/api/event';
@@ -9,11 +10,12 @@ import { listen as tauriListen } from '@tauri-apps/api/event';
 import { ApiError, type ArgsParam, type Cmd, type ResultOf, type StoredEvent } from '../api';
 import { matchesFilter, type EventFilter } from '../filters';
 import { Listeners } from './listeners';
-import type { Backend, StreamNotice } from './types';
+import type { Backend, StreamNotice, UpdateChannel, UpdateInfo, UpdateStatus } from './types';
 
 export const RPC_COMMAND = 'rpc';
 export const EVENT_CHANNEL = 'sekia:event';
 export const STATE_CHANNEL = 'sekia:state';
+export const UPDATE_CHANNEL = 'sekia:update';
 
 /** What the Tauri backend uses from `@tauri-apps/api`, injectable for tests. */
 export interface TauriTransport {
@@ -81,6 +83,15 @@ export function createTauriBackend(
     }
   }
 
+  /** One of the shell's own commands (not a daemon call), errors as `ApiError`s. */
+  async function command<T>(cmd: string, args?: Record<string, unknown>): Promise<T> {
+    try {
+      return await transport.invoke<T>(cmd, args);
+    } catch (e) {
+      throw toApiError(e);
+    }
+  }
+
   return {
     kind: 'tauri',
     call,
@@ -116,6 +127,15 @@ export function createTauriBackend(
           throw toApiError(e);
         }
       },
+    },
+    updates: {
+      info: () => command<UpdateInfo>('updates'),
+      check: () => command<UpdateInfo>('check_for_updates'),
+      install: () => command<void>('install_update'),
+      // Tauri maps camelCase argument names to the command's snake_case parameters.
+      configure: (channel: UpdateChannel, checkAutomatically: boolean) =>
+        command<UpdateInfo>('set_update_settings', { channel, checkAutomatically }),
+      onStatus: (cb: (s: UpdateStatus) => void) => subscribe<UpdateStatus>(transport, UPDATE_CHANNEL, cb),
     },
   };
 }

@@ -15,6 +15,30 @@ export type StreamNotice =
   /** The stream connected, or lost its connection (it reconnects by itself). */
   | { kind: 'stream'; state: 'open' | 'error' };
 
+/** What the desktop app's updater is doing (`sekia:update`; the shell's `UpdateStatus`). */
+export type UpdateStatus =
+  /** A development build: it does not update itself. */
+  | { state: 'unsupported' }
+  /** No update known; how the last check went (`checked_at`: Unix seconds). */
+  | { state: 'up_to_date'; checked_at: number | null; error: string | null }
+  | { state: 'checking' }
+  /** A newer release; `error` is why the last install attempt failed. */
+  | { state: 'available'; version: string; notes: string | null; error: string | null }
+  | { state: 'downloading'; version: string; downloaded: number; total: number | null }
+  | { state: 'installing'; version: string };
+
+export type UpdateChannel = 'stable' | 'beta';
+
+/** The updater's status and settings (the shell's `updates` command). */
+export interface UpdateInfo {
+  status: UpdateStatus;
+  current_version: string;
+  channel: UpdateChannel;
+  check_automatically: boolean;
+  /** The release feed asked. */
+  feed: string;
+}
+
 export interface Backend {
   /** Which host this is. Desktop-only features (start at login) check it. */
   readonly kind: 'tauri' | 'http';
@@ -35,5 +59,19 @@ export interface Backend {
   autostart?: {
     get(): Promise<boolean>;
     set(enabled: boolean): Promise<boolean>;
+  };
+  /**
+   * The desktop app's own updates (desktop only: the shell's update commands and the
+   * `sekia:update` event). Absent in a browser: the dashboard is served by a sekiad that is
+   * updated with the desktop app or its package, not from the page.
+   */
+  updates?: {
+    info(): Promise<UpdateInfo>;
+    /** Asks the release feed now; resolves with what it found. */
+    check(): Promise<UpdateInfo>;
+    /** Downloads, verifies and installs the update found; the app then restarts. */
+    install(): Promise<void>;
+    configure(channel: UpdateChannel, checkAutomatically: boolean): Promise<UpdateInfo>;
+    onStatus(cb: (s: UpdateStatus) => void): () => void;
   };
 }
