@@ -8,6 +8,8 @@ export PATH="$PATH:/usr/sbin"
 scripts/setup.sh
 echo "test: cargo fmt --check"
 cargo fmt --all --check
+echo "test: release workflows (actionlint)"
+scripts/release-lint.sh
 echo "test: cargo clippy (warnings are errors)"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 scripts/accounts-setup.sh
