@@ -48,7 +48,10 @@ if command -v shellcheck >/dev/null 2>&1; then
 fi
 
 workflows=(.github/workflows/*.yml)
-"$venv/bin/actionlint" -no-color -oneline -shellcheck="$shellcheck_cmd" -pyflakes= "${workflows[@]}"
+if ! "$venv/bin/actionlint" -no-color -oneline -shellcheck="$shellcheck_cmd" -pyflakes= "${workflows[@]}"; then
+  echo "release-lint: FAILED: actionlint found the problems above in .github/workflows" >&2
+  exit 1
+fi
 actionlint_version="$("$venv/bin/actionlint" -version | head -n 1 | awk '{print $NF}')"
 
 # cargo metadata resolves the dependency graph without building; --offline first (the crates
@@ -63,7 +66,7 @@ trap 'rm -rf "$meta_dir"' EXIT
 metadata Cargo.toml >"$meta_dir/root.json"
 metadata src-tauri/Cargo.toml >"$meta_dir/src-tauri.json"
 
-summary="$("$venv/bin/python" - "$meta_dir/root.json" "$meta_dir/src-tauri.json" <<'PY'
+if ! summary="$("$venv/bin/python" - "$meta_dir/root.json" "$meta_dir/src-tauri.json" <<'PY'
 import json, pathlib, re, sys, tomllib
 import yaml
 
@@ -226,6 +229,8 @@ overlay_path = pathlib.Path("src-tauri/tauri.updater.conf.json")
 overlay = json.loads(overlay_path.read_text()) if overlay_path.is_file() else {}
 if overlay.get("bundle", {}).get("createUpdaterArtifacts") is not True:
     fail(f"{overlay_path}: must exist and set bundle.createUpdaterArtifacts to true")
+if "updater" not in tomllib.loads(pathlib.Path("src-tauri/Cargo.toml").read_text()).get("features", {}):
+    fail("src-tauri/Cargo.toml: no `updater` feature, which release.yml builds with")
 conf = json.loads(pathlib.Path("src-tauri/tauri.conf.json").read_text())
 if not conf.get("plugins", {}).get("updater", {}).get("pubkey"):
     fail("src-tauri/tauri.conf.json: plugins.updater.pubkey (the updater's public key) is missing")
@@ -240,7 +245,10 @@ if failures:
 print(f"dependabot.yml {len(seen)} update entries; deny.toml {len(packages)} crates in 2 lock "
       f"files, {len(allowed)} licenses allowed, crates.io only")
 PY
-)"
+)"; then
+  echo "release-lint: FAILED: see the lines above" >&2
+  exit 1
+fi
 
 elapsed_ms=$((($(date +%s%N) - started_ns) / 1000000))
 printf 'release-lint: ok: %d workflows (actionlint %s %s); %s; release invariants hold (%d.%d s)\n' \
