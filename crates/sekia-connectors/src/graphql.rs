@@ -82,8 +82,28 @@ impl GraphqlClient {
 
     /// Sends `{"query", "variables"}` and returns `data`.
     pub async fn query(&self, query: &str, variables: Value) -> Result<Value, GraphqlError> {
+        self.send(query, variables, false).await
+    }
+
+    /// [`Self::query`] for a mutation that creates something: not sent again when a
+    /// failure leaves it unclear whether the service carried it out.
+    pub async fn mutate_at_most_once(
+        &self,
+        query: &str,
+        variables: Value,
+    ) -> Result<Value, GraphqlError> {
+        self.send(query, variables, true).await
+    }
+
+    async fn send(
+        &self,
+        query: &str,
+        variables: Value,
+        at_most_once: bool,
+    ) -> Result<Value, GraphqlError> {
         let req = ApiRequest::new(Method::POST, self.url.clone())
-            .json(json!({"query": query, "variables": variables}));
+            .json(json!({"query": query, "variables": variables}))
+            .at_most_once(at_most_once);
         let response = self
             .http
             .send(&req, Some((self.tokens.as_ref(), self.scheme)))

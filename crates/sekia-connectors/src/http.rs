@@ -1,13 +1,20 @@
 //! A retrying HTTP client shared by the connectors.
 //!
 //! - 429, 5xx and network errors are retried with exponential backoff and
-//!   jitter, up to [`RetryPolicy::max_retries`]. A server that says how long to
+//!   jitter, up to [`RetryPolicy::max_retries`]. A request marked
+//!   [`ApiRequest::at_most_once`] (it creates something: a Slack message, an
+//!   issue, a sent mail) is not sent again after a 5xx or a network error that
+//!   may have reached the service — a retry could do it twice — and fails with
+//!   a message that says so; only a refused connection or a rate limit (the
+//!   service did nothing) is retried for it. A server that says how long to
 //!   wait (`Retry-After` in seconds or as an HTTP date, or `X-RateLimit-Reset` as
 //!   Unix seconds) is obeyed instead, unless that is longer than
 //!   [`RetryPolicy::max_wait`]: then the request fails at once rather than
 //!   holding the agent's queue for an hour.
-//! - GitHub signals its rate limits with 403 as well as 429; a 403 with
-//!   `x-ratelimit-remaining: 0` or a `Retry-After` is treated as a rate limit.
+//! - Rate limits that are not 429: GitHub's 403 with `x-ratelimit-remaining: 0`
+//!   or a `Retry-After`; Google's 403 with reason `rateLimitExceeded` or
+//!   `userRateLimitExceeded`; Linear's 400 with the GraphQL error code
+//!   `RATELIMITED`.
 //! - Any other 4xx fails at once with the service's own message (`message`,
 //!   `error_description`, `error`, or `errors[0].message` of the JSON body).
 //! - 2xx and 304 (a conditional request that found nothing new) are answers.
@@ -105,6 +112,8 @@ pub struct ApiRequest {
     pub url: Url,
     pub headers: HeaderMap,
     pub json: Option<Value>,
+    /// Sending it twice could do it twice; see the module docs.
+    pub at_most_once: bool,
 }
 
 impl ApiRequest {
@@ -114,7 +123,15 @@ impl ApiRequest {
             url,
             headers: HeaderMap::new(),
             json: None,
+            at_most_once: false,
         }
+    }
+
+    /// Marks a request that creates something, so that an answer that leaves it unclear
+    /// whether it was carried out is not followed by a second copy.
+    pub fn at_most_once(mut self, yes: bool) -> Self {
+        self.at_most_once = yes;
+        self
     }
 
     pub fn json(mut self, body: Value) -> Self {
@@ -314,10 +331,15 @@ impl HttpClient {
         let response = match builder.send().await {
             Ok(r) => r,
             Err(e) => {
-                return Attempt::Retry {
-                    // without_url: the URL has no secret, but keep messages short.
-                    error: HttpError::Network(e.without_url().to_string()),
-                    wait: None,
+                // A refused connection sent nothing; any later failure may have been after
+                // the service read the request.
+                let unsent = e.is_connect();
+                // without_url: the URL has no secret, but keep messages short.
+                let error = HttpError::Network(e.without_url().to_string());
+                return if req.at_most_once && !unsent {
+                    Attempt::Done(Err(not_sent_again(error)))
+                } else {
+                    Attempt::Retry { error, wait: None }
                 };
             }
         };
@@ -326,9 +348,11 @@ impl HttpClient {
         let body = match response.bytes().await {
             Ok(b) => b,
             Err(e) => {
-                return Attempt::Retry {
-                    error: HttpError::Network(e.without_url().to_string()),
-                    wait: None,
+                let error = HttpError::Network(e.without_url().to_string());
+                return if req.at_most_once {
+                    Attempt::Done(Err(not_sent_again(error)))
+                } else {
+                    Attempt::Retry { error, wait: None }
                 };
             }
         };
@@ -343,17 +367,62 @@ impl HttpClient {
             status: status.as_u16(),
             message: service_message(&body, status),
         };
-        let rate_limited = status == StatusCode::TOO_MANY_REQUESTS
-            || (status == StatusCode::FORBIDDEN
-                && (header_str(&headers, "x-ratelimit-remaining") == Some("0")
-                    || headers.contains_key("retry-after")));
-        if rate_limited || status.is_server_error() {
+        if is_rate_limit(status, &headers, &body) {
+            let wait = server_wait(&headers, self.clock.now());
+            Attempt::Retry { error, wait }
+        } else if status.is_server_error() && req.at_most_once {
+            Attempt::Done(Err(not_sent_again(error)))
+        } else if status.is_server_error() {
             let wait = server_wait(&headers, self.clock.now());
             Attempt::Retry { error, wait }
         } else {
             Attempt::Done(Err(error))
         }
     }
+}
+
+/// The failure of an at-most-once request, saying why it was not retried.
+fn not_sent_again(error: HttpError) -> HttpError {
+    const WHY: &str = "not sent again: the service may have carried it out";
+    match error {
+        HttpError::Status { status, message } => HttpError::Status {
+            status,
+            message: format!("{message} ({WHY})"),
+        },
+        HttpError::Network(m) => HttpError::Network(format!("{m} ({WHY})")),
+        other => other,
+    }
+}
+
+/// Whether a refusal is a rate limit (wait and try again) rather than a final no.
+pub fn is_rate_limit(status: StatusCode, headers: &HeaderMap, body: &[u8]) -> bool {
+    match status {
+        StatusCode::TOO_MANY_REQUESTS => true,
+        StatusCode::FORBIDDEN => {
+            header_str(headers, "x-ratelimit-remaining") == Some("0")
+                || headers.contains_key("retry-after")
+                || google_reason(body)
+                    .is_some_and(|r| r == "rateLimitExceeded" || r == "userRateLimitExceeded")
+        }
+        StatusCode::BAD_REQUEST => graphql_code(body).is_some_and(|c| c == "RATELIMITED"),
+        _ => false,
+    }
+}
+
+/// Google's `error.errors[0].reason`.
+fn google_reason(body: &[u8]) -> Option<String> {
+    let v: Value = serde_json::from_slice(body).ok()?;
+    v.pointer("/error/errors/0/reason")?
+        .as_str()
+        .map(str::to_owned)
+}
+
+/// A GraphQL answer's `errors[0].extensions.code`.
+fn graphql_code(body: &[u8]) -> Option<String> {
+    let v: Value = serde_json::from_slice(body).ok()?;
+    v.pointer("/errors/0/extensions/code")?
+        .as_str()
+        .map(str::to_owned)
 }
 
 enum Attempt {
@@ -472,6 +541,24 @@ mod tests {
             ),
             "Requested entity was not found."
         );
+    }
+
+    #[test]
+    fn rate_limits_in_each_services_shape() {
+        let none = HeaderMap::new();
+        let google = br#"{"error":{"code":403,"message":"Rate Limit Exceeded","errors":[{"domain":"usageLimits","reason":"rateLimitExceeded","message":"Rate Limit Exceeded"}],"status":"PERMISSION_DENIED"}}"#;
+        assert!(is_rate_limit(StatusCode::FORBIDDEN, &none, google));
+        let denied = br#"{"error":{"code":403,"message":"Insufficient Permission","errors":[{"reason":"insufficientPermissions"}]}}"#;
+        assert!(!is_rate_limit(StatusCode::FORBIDDEN, &none, denied));
+        let linear = br#"{"errors":[{"message":"Rate limit exceeded","extensions":{"code":"RATELIMITED"}}]}"#;
+        assert!(is_rate_limit(StatusCode::BAD_REQUEST, &none, linear));
+        let invalid = br#"{"errors":[{"message":"bad","extensions":{"code":"INVALID_INPUT"}}]}"#;
+        assert!(!is_rate_limit(StatusCode::BAD_REQUEST, &none, invalid));
+        let mut github = HeaderMap::new();
+        github.insert("x-ratelimit-remaining", HeaderValue::from_static("0"));
+        assert!(is_rate_limit(StatusCode::FORBIDDEN, &github, b"{}"));
+        assert!(is_rate_limit(StatusCode::TOO_MANY_REQUESTS, &none, b""));
+        assert!(!is_rate_limit(StatusCode::NOT_FOUND, &github, b""));
     }
 
     #[test]

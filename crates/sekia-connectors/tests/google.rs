@@ -489,6 +489,62 @@ async fn gmail_commands_make_the_documented_requests() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rate_limits_are_retried_and_a_send_is_never_sent_twice() {
+    let fake = FakeGoogle::start().await;
+    let mut h = Harness::new().await;
+    fake.with(|s| s.add_mail(mail("m1", "ann@example.com", Some("hi"), None)));
+    let agent = h
+        .agent(
+            "google-work",
+            gmail_config(&fake, Duration::from_secs(3600)),
+            Arc::new(SystemClock),
+        )
+        .await;
+
+    // Gmail's rate limit is a 403 with reason rateLimitExceeded: waited out, not a failure.
+    let modify = "/gmail/v1/users/me/messages/m1/modify";
+    fake.script(
+        "POST",
+        modify,
+        403,
+        json!({"error": {"code": 403, "message": "Rate Limit Exceeded", "status": "PERMISSION_DENIED",
+            "errors": [{"message": "Rate Limit Exceeded", "domain": "usageLimits", "reason": "rateLimitExceeded"}]}}),
+    );
+    let r = h
+        .command(
+            "google-work",
+            "add_label",
+            json!({"message_id": "m1", "label": "Work"}),
+        )
+        .await;
+    assert_eq!(r.event_type, "command.succeeded", "{:?}", r.payload);
+    assert_eq!(fake.count("POST", modify), 2);
+
+    // A 500 on messages.send may have sent the mail: it is not sent a second time.
+    let send = "/gmail/v1/users/me/messages/send";
+    fake.script(
+        "POST",
+        send,
+        500,
+        json!({"error": {"code": 500, "message": "Backend Error", "status": "INTERNAL"}}),
+    );
+    let r = h
+        .command(
+            "google-work",
+            "send_email",
+            json!({"to": "bob@example.com", "subject": "Hi", "body": "Hello"}),
+        )
+        .await;
+    assert_eq!(r.event_type, "command.failed");
+    assert_eq!(
+        r.payload["error"],
+        "HTTP 500: Backend Error (not sent again: the service may have carried it out)"
+    );
+    assert_eq!(fake.count("POST", send), 1);
+    agent.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn line_breaks_cannot_add_headers() {
     let fake = FakeGoogle::start().await;
     let mut h = Harness::new().await;

@@ -521,6 +521,45 @@ async fn rate_limits_and_server_errors_are_retried() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn linears_400_ratelimited_is_waited_out_and_creates_are_sent_once() {
+    let mut env = commands_agent(API_KEY, AuthScheme::Raw).await;
+    let id = env.fake.with(|s| s.add_issue("ENG", "x"));
+    // Linear answers a rate limit with HTTP 400 and the code RATELIMITED.
+    env.fake.script(
+        "IssueAddLabel",
+        Scripted {
+            status: 400,
+            headers: vec![],
+            body: json!({"errors": [{"message": "Rate limit exceeded", "extensions": {"code": "RATELIMITED"}}]}),
+        },
+    );
+    let r = env
+        .run("add_label", json!({"issue_id": id, "label_id": "lbl"}))
+        .await;
+    assert_eq!(r.event_type, "command.succeeded", "{:?}", r.payload);
+    assert_eq!(env.fake.requests("IssueAddLabel").len(), 2);
+    // A 502 on commentCreate may have made the comment: not sent again.
+    env.fake.script(
+        "CommentCreate",
+        Scripted {
+            status: 502,
+            headers: vec![],
+            body: json!({"errors": [{"message": "Bad gateway"}]}),
+        },
+    );
+    let r = env
+        .run("create_comment", json!({"issue_id": id, "body": "hi"}))
+        .await;
+    assert_eq!(r.event_type, "command.failed");
+    assert_eq!(
+        r.payload["error"],
+        "HTTP 502: Bad gateway (not sent again: the service may have carried it out)"
+    );
+    assert_eq!(env.fake.requests("CommentCreate").len(), 1);
+    env.agent.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_arguments_are_named_and_never_sent() {
     let mut env = commands_agent(API_KEY, AuthScheme::Raw).await;
     let cases = [

@@ -410,6 +410,45 @@ async fn rate_limits_are_waited_out() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_error_on_post_message_is_not_posted_twice() {
+    let (mut env, _conn) = setup("slack-work").await;
+    env.fake.script(
+        "chat.postMessage",
+        Scripted {
+            status: 500,
+            headers: vec![],
+            body: json!({"ok": false, "error": "internal_error"}),
+        },
+    );
+    let r = env
+        .command("send_message", json!({"channel": "C1", "text": "hello"}))
+        .await;
+    assert_eq!(r.event_type, "command.failed");
+    let error = r.payload["error"].as_str().unwrap();
+    assert!(error.contains("internal_error"), "{error}");
+    assert!(error.contains("not sent again"), "{error}");
+    assert_eq!(env.fake.requests_to("chat.postMessage").len(), 1);
+    // chat.update repeats harmlessly, so a 503 there is retried.
+    env.fake.script(
+        "chat.update",
+        Scripted {
+            status: 503,
+            headers: vec![],
+            body: json!({"ok": false, "error": "service_unavailable"}),
+        },
+    );
+    let r = env
+        .command(
+            "update_message",
+            json!({"channel": "C1", "timestamp": "1.0", "text": "edited"}),
+        )
+        .await;
+    assert_eq!(r.event_type, "command.succeeded", "{r:?}");
+    assert_eq!(env.fake.requests_to("chat.update").len(), 2);
+    env.agent.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slack_errors_and_field_errors_fail_the_command() {
     let (mut env, _conn) = setup("slack-work").await;
     let r = env

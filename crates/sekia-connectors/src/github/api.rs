@@ -106,7 +106,26 @@ impl GithubApi {
         url: Url,
         body: Option<Value>,
     ) -> Result<HttpResponse, HttpError> {
-        let mut req = self.request(method, url);
+        self.send_rest(self.request(method, url), body).await
+    }
+
+    /// [`Self::call`] for a call that creates something (a comment, a review): not sent
+    /// again when a failure leaves it unclear whether GitHub carried it out.
+    pub async fn call_at_most_once(
+        &self,
+        method: Method,
+        url: Url,
+        body: Option<Value>,
+    ) -> Result<HttpResponse, HttpError> {
+        self.send_rest(self.request(method, url).at_most_once(true), body)
+            .await
+    }
+
+    async fn send_rest(
+        &self,
+        mut req: ApiRequest,
+        body: Option<Value>,
+    ) -> Result<HttpResponse, HttpError> {
         req.json = body;
         self.http
             .send(&req, Some((self.tokens.as_ref(), AuthScheme::Bearer)))

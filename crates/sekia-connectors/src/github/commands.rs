@@ -97,7 +97,7 @@ impl GithubCommands {
         let body = args.str("body")?;
         let url = self.issue_url(&t, &["comments"]);
         self.api
-            .call(Method::POST, url, Some(json!({"body": body})))
+            .call_at_most_once(Method::POST, url, Some(json!({"body": body})))
             .await?;
         Ok(())
     }
@@ -143,7 +143,7 @@ impl GithubCommands {
             "reviews",
         ]);
         self.api
-            .call(Method::POST, url, Some(Value::Object(review)))
+            .call_at_most_once(Method::POST, url, Some(Value::Object(review)))
             .await?;
         Ok(())
     }

@@ -63,7 +63,26 @@ impl GoogleApi {
         url: Url,
         body: Option<Value>,
     ) -> Result<HttpResponse, HttpError> {
-        let mut req = ApiRequest::new(method, url);
+        self.send(ApiRequest::new(method, url), body).await
+    }
+
+    /// [`Self::call`] for a call that creates something (a sent mail, a new event): not
+    /// sent again when a failure leaves it unclear whether Google carried it out.
+    pub async fn call_at_most_once(
+        &self,
+        method: Method,
+        url: Url,
+        body: Option<Value>,
+    ) -> Result<HttpResponse, HttpError> {
+        self.send(ApiRequest::new(method, url).at_most_once(true), body)
+            .await
+    }
+
+    async fn send(
+        &self,
+        mut req: ApiRequest,
+        body: Option<Value>,
+    ) -> Result<HttpResponse, HttpError> {
         req.json = body;
         self.http
             .send(&req, Some((self.tokens.as_ref(), AuthScheme::Bearer)))

@@ -178,6 +178,15 @@ impl LinearApi {
         self.client.query(query, variables).await
     }
 
+    /// Runs a mutation that creates something, at most once (see [`GraphqlClient::mutate_at_most_once`]).
+    pub async fn call_at_most_once(
+        &self,
+        query: &str,
+        variables: Value,
+    ) -> Result<Value, GraphqlError> {
+        self.client.mutate_at_most_once(query, variables).await
+    }
+
     /// Every issue updated at or after `since` (RFC 3339), all pages.
     pub async fn issues_since(
         &self,

@@ -38,9 +38,15 @@ impl LinearCommands {
         Self { api }
     }
 
-    /// Sends a mutation and checks its `<field> { success }`.
+    /// Sends a mutation and checks its `<field> { success }`. Mutations that create
+    /// something are sent at most once: a second copy would be a second issue or comment.
     async fn mutate(&self, query: &str, field: &str, variables: Value) -> Result<(), CommandError> {
-        let data = self.api.call(query, variables).await?;
+        let creates = query == api::ISSUE_CREATE || query == api::COMMENT_CREATE;
+        let data = if creates {
+            self.api.call_at_most_once(query, variables).await?
+        } else {
+            self.api.call(query, variables).await?
+        };
         match data.get(field).and_then(|p| p.get("success")) {
             Some(Value::Bool(true)) => Ok(()),
             Some(Value::Bool(false)) => Err(CommandError::Service(format!(

@@ -116,7 +116,10 @@ impl SlackApi {
         token: &dyn TokenSource,
         body: Option<Value>,
     ) -> Result<Value, SlackError> {
-        let mut req = ApiRequest::new(Method::POST, self.url(method));
+        // A second chat.postMessage is a second message in the channel; the other methods
+        // we call change nothing more when repeated.
+        let mut req = ApiRequest::new(Method::POST, self.url(method))
+            .at_most_once(method == "chat.postMessage");
         if let Some(body) = body {
             // Slack wants the charset spelled out for JSON bodies (else a
             // `missing_charset` warning).

@@ -54,6 +54,8 @@ pub struct FakeState {
     pub changes: Vec<(u64, String)>,
     /// `sync-N` tokens with N below this → 410.
     pub sync_expired_before: u64,
+    /// Canned answers (status, body) for the next requests to "METHOD /path", before routing.
+    pub scripted: BTreeMap<String, std::collections::VecDeque<(u16, Value)>>,
 }
 
 #[derive(Clone)]
@@ -126,6 +128,16 @@ impl FakeGoogle {
 
     pub fn with<R>(&self, f: impl FnOnce(&mut FakeState) -> R) -> R {
         f(&mut self.state.lock().unwrap())
+    }
+
+    /// Answers the next request to `method path` with `status` and `body` instead.
+    pub fn script(&self, method: &str, path: &str, status: u16, body: Value) {
+        self.with(|s| {
+            s.scripted
+                .entry(format!("{method} {path}"))
+                .or_default()
+                .push_back((status, body))
+        });
     }
 
     /// Waits (up to 10 s) until `pred` holds for the fake's state.
@@ -307,7 +319,12 @@ fn handle(
         body: body_json,
     };
     st.requests.push(rec.clone());
-    let (status, answer) = route(&mut st, &rec);
+    let key = format!("{} {}", rec.method, rec.path);
+    let scripted = st.scripted.get_mut(&key).and_then(|q| q.pop_front());
+    let (status, answer) = match scripted {
+        Some(s) => s,
+        None => route(&mut st, &rec),
+    };
     if status == 204 {
         return StatusCode::NO_CONTENT.into_response();
     }

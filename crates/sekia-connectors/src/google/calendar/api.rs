@@ -148,7 +148,7 @@ impl CalendarApi {
 
     pub async fn insert(&self, body: Value) -> Result<(), HttpError> {
         self.api
-            .call(Method::POST, self.events_url(&[]), Some(body))
+            .call_at_most_once(Method::POST, self.events_url(&[]), Some(body))
             .await?;
         Ok(())
     }

@@ -259,7 +259,7 @@ impl GmailApi {
         }
         let url = self.url(&["messages", "send"]);
         self.api
-            .call(Method::POST, url, Some(Value::Object(body)))
+            .call_at_most_once(Method::POST, url, Some(Value::Object(body)))
             .await?;
         Ok(())
     }
