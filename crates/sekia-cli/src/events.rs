@@ -8,7 +8,7 @@ use sekia_daemon::{Page, StoredEvent};
 use sekia_protocol::Event;
 use sekia_server::ApiClient;
 
-use crate::output::{local_time, table};
+use crate::output::{local_time, table, url_encode as encode};
 
 #[derive(Subcommand)]
 pub enum EventsCommand {
@@ -242,18 +242,6 @@ fn query_string(params: &[(&str, String)]) -> String {
         .map(|(k, v)| format!("{k}={}", encode(v)))
         .collect::<Vec<_>>()
         .join("&")
-}
-
-/// Percent-encodes everything but unreserved characters (RFC 3986).
-fn encode(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 #[cfg(test)]

@@ -37,6 +37,18 @@ pub fn local_time(rfc3339: &str, format: &str) -> String {
         .unwrap_or_else(|_| rfc3339.to_string())
 }
 
+/// Percent-encodes everything but unreserved characters (RFC 3986), for paths and queries.
+pub fn url_encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -21,6 +21,12 @@ pub enum ApiCall {
     Agents,
     Workflows,
     ReloadWorkflows,
+    /// sekia's config reload: every agent, or the one named (`*` or none: all).
+    ReloadConfig {
+        #[serde(default)]
+        #[ts(optional = nullable)]
+        target: Option<String>,
+    },
     WorkflowSource {
         name: String,
     },
@@ -114,6 +120,10 @@ pub fn result_types(cfg: &ts_rs::Config) -> Vec<(&'static str, String)> {
         ("agents", AgentsResponse::name(cfg)),
         ("workflows", WorkflowsReport::name(cfg)),
         ("reload_workflows", Reloaded::name(cfg)),
+        (
+            "reload_config",
+            sekia_protocol::ConfigReloadResponse::name(cfg),
+        ),
         ("workflow_source", WorkflowSource::name(cfg)),
         ("save_workflow", SavedWorkflow::name(cfg)),
         ("delete_workflow", Done::name(cfg)),
@@ -183,6 +193,9 @@ impl Daemon {
             ApiCall::ReloadWorkflows => json(Reloaded {
                 loaded: self.reload_workflows().await?,
             }),
+            ApiCall::ReloadConfig { target } => {
+                json(self.request_config_reload(target.as_deref()).await?)
+            }
             ApiCall::WorkflowSource { name } => json(self.workflow_source(&name).await?),
             ApiCall::SaveWorkflow { name, source } => {
                 json(self.save_workflow(&name, &source).await?)

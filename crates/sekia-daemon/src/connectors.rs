@@ -2,10 +2,16 @@
 //! connected, stopped when it is disconnected or needs a new sign-in (so a dead token does
 //! not hammer the service), restarted when it is reconnected. Each agent's settings come from
 //! `[connectors.<account name>]` in sekia.toml, the same keys as the standalone agent's file.
+//!
+//! A config reload (`sekiactl config reload [--target NAME]`, sekia's `sekia.config.reload` and
+//! `sekia.config.reload.<name>`) reads sekia.toml again and restarts the agents whose section
+//! changed; a file that does not load is reported and changes nothing.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+use futures::StreamExt;
 
 use sekia_accounts::{AuthScheme, TokenSource};
 use sekia_bus::Bus;
@@ -58,13 +64,16 @@ pub(crate) fn spawn(ctx: ConnectorContext, stop: CancellationToken) -> JoinHandl
             stop.cancelled().await;
             return;
         };
+        let mut ctx = ctx;
         let mut changed = ctx.accounts.changed.subscribe();
+        let mut reloads = reload_requests(&ctx).await;
         let mut running: HashMap<String, Running> = HashMap::new();
         loop {
             reconcile(&ctx, &state, &mut running, &stop).await;
             tokio::select! {
                 () = stop.cancelled() => break,
                 r = changed.changed() => if r.is_err() { break },
+                Some(m) = reloads.next() => reload(&mut ctx, &mut running, &m.subject).await,
                 () = tokio::time::sleep(RECHECK) => ctx.accounts.sync_states(),
             }
         }
@@ -73,6 +82,78 @@ pub(crate) fn spawn(ctx: ConnectorContext, stop: CancellationToken) -> JoinHandl
             r.agent.stop().await;
         }
     })
+}
+
+/// `sekia.config.reload` and `sekia.config.reload.<name>`, as one stream (empty when the bus
+/// refuses, which it does only while closing).
+async fn reload_requests(
+    ctx: &ConnectorContext,
+) -> futures::stream::BoxStream<'static, sekia_bus::Message> {
+    let all = ctx
+        .bus
+        .subscribe(sekia_protocol::subjects::CONFIG_RELOAD)
+        .await;
+    let one = ctx.bus.subscribe("sekia.config.reload.*").await;
+    match (all, one) {
+        (Ok(a), Ok(o)) => futures::stream::select(a, o).boxed(),
+        (Err(e), _) | (_, Err(e)) => {
+            tracing::warn!(error = %e, "config reloads will not reach the connectors");
+            futures::stream::empty().boxed()
+        }
+    }
+}
+
+/// Reads sekia.toml again and stops the targeted agents whose `[connectors.<name>]` changed;
+/// the next reconcile starts them with the new section.
+async fn reload(ctx: &mut ConnectorContext, running: &mut HashMap<String, Running>, subject: &str) {
+    let target = subject
+        .strip_prefix("sekia.config.reload.")
+        .unwrap_or("*")
+        .to_owned();
+    let all = target == "*";
+    if !all && !ctx.accounts.connected().contains_key(&target) {
+        return;
+    }
+    if !ctx.config.file.is_file() {
+        tracing::info!(target = %target, "config reload: no config file; nothing to reload");
+        return;
+    }
+    let options = crate::config::LoadOptions::from_process(Some(ctx.config.file.clone()));
+    let fresh = match crate::config::load(&options) {
+        Ok(loaded) => loaded.config.connectors,
+        Err(e) => {
+            tracing::error!(error = %e, "config reload: the file does not load; connectors keep their settings");
+            return;
+        }
+    };
+    let targeted = |name: &str| all || name == target;
+    let changed: Vec<String> = running
+        .keys()
+        .filter(|n| targeted(n) && ctx.config.connectors.get(*n) != fresh.get(*n))
+        .cloned()
+        .collect();
+    for name in changed {
+        if let Some(r) = running.remove(&name) {
+            tracing::info!(agent = %name, "config reload: restarting the connector with its new settings");
+            r.agent.stop().await;
+        }
+    }
+    // Sections of accounts whose agent is not running (it failed to start) take effect too.
+    let names: Vec<String> = ctx
+        .config
+        .connectors
+        .keys()
+        .chain(fresh.keys())
+        .filter(|n| targeted(n))
+        .cloned()
+        .collect();
+    for name in names {
+        lock(&ctx.problems).remove(&name);
+        match fresh.get(&name) {
+            Some(section) => ctx.config.connectors.insert(name, section.clone()),
+            None => ctx.config.connectors.remove(&name),
+        };
+    }
 }
 
 async fn state_store(config: &Config) -> Result<Arc<dyn StateStore>, String> {

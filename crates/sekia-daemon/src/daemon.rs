@@ -390,6 +390,35 @@ impl Daemon {
         Ok(engine.reload_all().await)
     }
 
+    /// `POST /api/v1/config/reload[?target=NAME]`, `sekiactl config reload [--target NAME]`:
+    /// asks every agent (no target, or `*`) or the named one to read its config again, on
+    /// sekia's subjects, so standalone `sekia-agent`s on a NATS server hear it too. The
+    /// daemon's own connectors restart with their changed `[connectors.<name>]` sections.
+    pub async fn request_config_reload(
+        &self,
+        target: Option<&str>,
+    ) -> Result<sekia_protocol::ConfigReloadResponse, DaemonError> {
+        let target = target
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .unwrap_or("*");
+        let subject = if target == "*" {
+            sekia_protocol::subjects::CONFIG_RELOAD.to_owned()
+        } else {
+            sekia_protocol::subjects::config_reload_target(target)
+                .map_err(|e| DaemonError::invalid("target", e.to_string()))?
+        };
+        self.inner
+            .bus
+            .publish(&subject, bytes::Bytes::new())
+            .await?;
+        tracing::info!(target, "config reload requested");
+        Ok(sekia_protocol::ConfigReloadResponse {
+            status: sekia_protocol::types::STATUS_RELOAD_REQUESTED.into(),
+            target: target.to_owned(),
+        })
+    }
+
     /// Runs `source` against `event` in a fresh sandbox and reports what it would do; nothing
     /// is sent. For the UI's dry-run panel and `sekiactl workflows test`.
     pub async fn dry_run(

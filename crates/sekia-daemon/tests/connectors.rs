@@ -534,3 +534,81 @@ async fn linear_issue_to_workflow_to_comment_and_the_result_in_history() {
     assert_eq!(comments[0].headers["authorization"], LINEAR_KEY);
     d.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_config_reload_restarts_a_connector_with_its_new_section() {
+    use linear_common::{FakeLinear, Scripted};
+    let viewer = || Scripted {
+        status: 200,
+        headers: vec![],
+        body: json!({"data": {"viewer": {"name": "Ann", "email": "ann@acme.io"}}}),
+    };
+    let (old, new) = (FakeLinear::start().await, FakeLinear::start().await);
+    old.script("", viewer());
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("sekia.toml");
+    let section = |api: &str| {
+        format!(
+            "[connectors.linear-agent.linear]\napi_url = \"{api}\"\n\
+             [connectors.linear-agent.poll]\nenabled = true\ninterval = \"100ms\"\n"
+        )
+    };
+    std::fs::write(&file, section(&old.url())).unwrap();
+    let mut config = base_config(tmp.path(), "");
+    config.file = file.clone();
+    config.accounts.linear = serde_json::from_value(json!({"api_url": old.url()})).unwrap();
+    config.connectors = toml::from_str::<toml::Table>(&section(&old.url())).unwrap()["connectors"]
+        .as_table()
+        .unwrap()
+        .clone()
+        .into_iter()
+        .map(|(k, v)| (k, v.as_table().unwrap().clone()))
+        .collect();
+    let d = Daemon::start_on(config, Arc::new(LocalBus::new()), Arc::new(SystemClock))
+        .await
+        .unwrap();
+    call(
+        &d,
+        json!({"cmd": "add_account_token", "args": {"provider": "linear", "token": LINEAR_KEY}}),
+    )
+    .await
+    .unwrap();
+    old.wait_polls(1).await;
+
+    // The section now names another API: a reload aimed at the account restarts its agent there.
+    std::fs::write(&file, section(&new.url())).unwrap();
+    let answer = call(
+        &d,
+        json!({"cmd": "reload_config", "args": {"target": "linear-agent"}}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        answer,
+        json!({"status": "reload_requested", "target": "linear-agent"})
+    );
+    new.wait_polls(2).await;
+    let polls_at_old = old.requests("SekiaIssues").len();
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(
+        old.requests("SekiaIssues").len(),
+        polls_at_old,
+        "the old agent stopped"
+    );
+
+    // A file that does not load changes nothing: the agent keeps polling where it was.
+    std::fs::write(&file, "[connectors.linear-agent\n").unwrap();
+    call(&d, json!({"cmd": "reload_config", "args": {}}))
+        .await
+        .unwrap();
+    new.wait_polls(3).await;
+    // A bad target is named.
+    let e = call(
+        &d,
+        json!({"cmd": "reload_config", "args": {"target": "a.b"}}),
+    )
+    .await
+    .unwrap_err();
+    assert!(e.contains("target"), "{e}");
+    d.shutdown().await;
+}

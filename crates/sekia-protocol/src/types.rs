@@ -344,7 +344,7 @@ pub struct WorkflowsResponse {
 }
 
 /// `POST /api/v1/config/reload`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, TS)]
 #[serde(default)]
 pub struct ConfigReloadResponse {
     /// [`STATUS_RELOAD_REQUESTED`].

@@ -60,6 +60,7 @@ pub(crate) fn api_router(state: ApiState) -> Router {
             get(|State(d): State<Daemon>| async move { Json(d.workflows().await) }),
         )
         .route("/api/v1/workflows/reload", post(reload))
+        .route("/api/v1/config/reload", post(reload_config))
         .route("/api/v1/workflows/dry-run", post(dry_run))
         .route("/api/v1/events", get(events).post(publish))
         .route("/api/v1/events/stream", get(stream))
@@ -113,6 +114,20 @@ async fn rpc(State(d): State<Daemon>, body: Bytes) -> Response {
 async fn reload(State(d): State<Daemon>) -> Response {
     match d.reload_workflows().await {
         Ok(_) => Json(serde_json::json!({ "status": "reloaded" })).into_response(),
+        Err(e) => error(e),
+    }
+}
+
+/// sekia's `?target=NAME` (none or `*`: every agent).
+#[derive(Deserialize)]
+struct ReloadTarget {
+    #[serde(default)]
+    target: Option<String>,
+}
+
+async fn reload_config(State(d): State<Daemon>, Query(p): Query<ReloadTarget>) -> Response {
+    match d.request_config_reload(p.target.as_deref()).await {
+        Ok(r) => Json(r).into_response(),
         Err(e) => error(e),
     }
 }

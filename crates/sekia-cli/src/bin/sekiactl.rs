@@ -54,6 +54,20 @@ enum Command {
     /// Encrypt config values with age (ENC[...]) and manage the key
     #[command(subcommand)]
     Secrets(SecretsCommand),
+    /// Ask agents to read their config again
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// Every agent (the daemon's connectors and standalone sekia-agents) reads its config
+    /// again; connectors whose settings changed restart with them
+    Reload {
+        /// Only this agent (its name, as in `sekiactl agents`)
+        #[arg(long)]
+        target: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -231,6 +245,18 @@ async fn run_api(command: Command, socket: Option<PathBuf>) -> Result<()> {
         } => {
             let _: serde_json::Value = client.post("/api/v1/workflows/reload", None).await?;
             println!("Workflows reloaded.");
+            Ok(())
+        }
+        Command::Config(ConfigCommand::Reload { target }) => {
+            let path = match &target {
+                Some(t) => format!(
+                    "/api/v1/config/reload?target={}",
+                    sekia_cli::output::url_encode(t)
+                ),
+                None => "/api/v1/config/reload".to_owned(),
+            };
+            let r: sekia_protocol::ConfigReloadResponse = client.post(&path, None).await?;
+            println!("Config reload requested for: {}", r.target);
             Ok(())
         }
         Command::Events(cmd) => {

@@ -12,13 +12,15 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
+use futures::StreamExt;
 use sekia_bus::{Bus, NatsBus, NatsConfig};
 use sekia_connectors::config::{
     NatsSection, StateSection, default_state_path, find_config_file, process_env, read_toml,
 };
 use sekia_connectors::github::{self, GithubAgentOptions, GithubFileConfig};
 use sekia_connectors::{ConnectorError, RunningAgent, SqliteState, StaticToken};
-use sekia_protocol::SystemClock;
+use sekia_connectors::{google, linear, slack};
+use sekia_protocol::{SystemClock, subjects};
 use serde::de::DeserializeOwned;
 use tokio_util::sync::CancellationToken;
 
@@ -69,10 +71,10 @@ async fn main() -> ExitCode {
         .init();
     let cli = Cli::parse();
     let result = match cli.agent {
-        Agent::Github(common) => run_github(common).await,
-        Agent::Linear(common) => run_linear(common).await,
-        Agent::Slack(common) => run_slack(common).await,
-        Agent::Google(common) => run_google(common).await,
+        Agent::Github(common) => run::<GithubKind>(common).await,
+        Agent::Linear(common) => run::<LinearKind>(common).await,
+        Agent::Slack(common) => run::<SlackKind>(common).await,
+        Agent::Google(common) => run::<GoogleKind>(common).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -109,7 +111,9 @@ fn require(token: &sekia_protocol::Secret, message: &str) -> Result<(), Connecto
     }
 }
 
-fn state_store(section: &StateSection) -> Result<Arc<SqliteState>, ConnectorError> {
+fn state_store(
+    section: &StateSection,
+) -> Result<Arc<dyn sekia_connectors::StateStore>, ConnectorError> {
     let path = if section.path.is_empty() {
         default_state_path()
     } else {
@@ -127,15 +131,81 @@ async fn connect(section: &NatsSection, name: &str) -> Result<Arc<dyn Bus>, Conn
     Ok(Arc::new(NatsBus::connect(nats).await?))
 }
 
-/// Runs until SIGINT/SIGTERM, then stops the agent and closes the bus.
-async fn serve(agent: RunningAgent, bus: Arc<dyn Bus>) -> Result<(), ConnectorError> {
-    wait_for_signal().await;
+/// What the runner needs of each kind of connector: how to read its file and start it.
+trait Kind {
+    type File: Clone + Send + Sync + 'static;
+    /// sekia's default instance name (`github-agent`).
+    const DEFAULT_NAME: &'static str;
+    /// The file (or defaults), the environment's overrides and `--nats`, checked.
+    fn load(args: &Common) -> Result<Self::File, ConnectorError>;
+    fn nats(file: &Self::File) -> &NatsSection;
+    async fn start(
+        name: String,
+        bus: Arc<dyn Bus>,
+        file: Self::File,
+    ) -> Result<RunningAgent, ConnectorError>;
+}
+
+/// Runs one agent until SIGINT/SIGTERM, then stops it and closes the bus. A config reload
+/// (`sekia.config.reload`, or `sekia.config.reload.<name>`) reads the file again and restarts
+/// the agent with it; a file that does not load, or settings the agent cannot start with, leave
+/// it running as it was. The NATS connection itself is kept: `nats.*` changes need a restart.
+async fn run<K: Kind>(args: Common) -> Result<(), ConnectorError> {
+    let file = K::load(&args)?;
+    let name = args
+        .name
+        .clone()
+        .unwrap_or_else(|| K::DEFAULT_NAME.to_owned());
+    let bus = connect(K::nats(&file), &name).await?;
+    let mut reloads = reload_requests(bus.as_ref(), &name).await?;
+    let mut current = file.clone();
+    let mut agent = K::start(name.clone(), bus.clone(), file).await?;
+    let signal = wait_for_signal();
+    tokio::pin!(signal);
+    loop {
+        tokio::select! {
+            () = &mut signal => break,
+            Some(_) = reloads.next() => {
+                let fresh = match K::load(&args) {
+                    Ok(f) => f,
+                    Err(e) => {
+                        tracing::error!(error = %e, "config reload: the file does not load; running on with the old settings");
+                        continue;
+                    }
+                };
+                agent.stop().await;
+                agent = match K::start(name.clone(), bus.clone(), fresh.clone()).await {
+                    Ok(a) => {
+                        tracing::info!("config reloaded");
+                        current = fresh;
+                        a
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, "config reload: cannot start with the new settings; back to the old ones");
+                        K::start(name.clone(), bus.clone(), current.clone()).await?
+                    }
+                };
+            }
+        }
+    }
     tracing::info!("stopping");
     agent.stop().await;
     if let Err(e) = bus.close().await {
         tracing::warn!(error = %e, "bus did not close cleanly");
     }
     Ok(())
+}
+
+/// `sekia.config.reload` and `sekia.config.reload.<name>`, as one stream.
+async fn reload_requests(
+    bus: &dyn Bus,
+    name: &str,
+) -> Result<futures::stream::BoxStream<'static, sekia_bus::Message>, ConnectorError> {
+    let target = subjects::config_reload_target(name)
+        .map_err(|e| ConnectorError::config(format!("--name {name:?}: {e}")))?;
+    let all = bus.subscribe(subjects::CONFIG_RELOAD).await?;
+    let one = bus.subscribe(&target).await?;
+    Ok(futures::stream::select(all, one).boxed())
 }
 
 async fn wait_for_signal() {
@@ -157,137 +227,191 @@ async fn wait_for_signal() {
     }
 }
 
-async fn run_github(args: Common) -> Result<(), ConnectorError> {
-    let mut file: GithubFileConfig = load_file("github", &args)?;
-    file.apply_env(&process_env);
-    if let Some(url) = args.nats {
-        file.nats.url = url;
+struct GithubKind;
+
+impl Kind for GithubKind {
+    type File = GithubFileConfig;
+    const DEFAULT_NAME: &'static str = github::DEFAULT_NAME;
+
+    fn load(args: &Common) -> Result<Self::File, ConnectorError> {
+        let mut file: GithubFileConfig = load_file("github", args)?;
+        file.apply_env(&process_env);
+        if let Some(url) = &args.nats {
+            file.nats.url = url.clone();
+        }
+        require(
+            &file.agent.github.token,
+            "github.token is required (or set GITHUB_TOKEN)",
+        )?;
+        Ok(file)
     }
-    let name = args.name.unwrap_or_else(|| github::DEFAULT_NAME.to_owned());
-    require(
-        &file.agent.github.token,
-        "github.token is required (or set GITHUB_TOKEN)",
-    )?;
-    let state = state_store(&file.state)?;
-    let bus = connect(&file.nats, &name).await?;
-    let agent = github::start(
-        GithubAgentOptions {
-            name,
-            bus: bus.clone(),
-            tokens: Arc::new(StaticToken::new(file.agent.github.token.clone())),
-            state,
-            config: file.agent,
-            clock: Arc::new(SystemClock),
-        },
-        CancellationToken::new(),
-    )
-    .await?;
-    if let Some(addr) = agent.webhook_addr() {
-        tracing::info!(%addr, "webhooks");
+
+    fn nats(file: &Self::File) -> &NatsSection {
+        &file.nats
     }
-    serve(agent.into_running(), bus).await
+
+    async fn start(
+        name: String,
+        bus: Arc<dyn Bus>,
+        file: Self::File,
+    ) -> Result<RunningAgent, ConnectorError> {
+        let agent = github::start(
+            GithubAgentOptions {
+                name,
+                bus,
+                tokens: Arc::new(StaticToken::new(file.agent.github.token.clone())),
+                state: state_store(&file.state)?,
+                config: file.agent,
+                clock: Arc::new(SystemClock),
+            },
+            CancellationToken::new(),
+        )
+        .await?;
+        if let Some(addr) = agent.webhook_addr() {
+            tracing::info!(%addr, "webhooks");
+        }
+        Ok(agent.into_running())
+    }
 }
 
-async fn run_slack(args: Common) -> Result<(), ConnectorError> {
-    use sekia_connectors::MemoryState;
-    use sekia_connectors::slack::{self, SlackAgentOptions, SlackFileConfig};
+struct SlackKind;
 
-    let mut file: SlackFileConfig = load_file("slack", &args)?;
-    file.apply_env(&process_env);
-    if let Some(url) = args.nats {
-        file.nats.url = url;
+impl Kind for SlackKind {
+    type File = slack::SlackFileConfig;
+    const DEFAULT_NAME: &'static str = slack::DEFAULT_NAME;
+
+    fn load(args: &Common) -> Result<Self::File, ConnectorError> {
+        let mut file: slack::SlackFileConfig = load_file("slack", args)?;
+        file.apply_env(&process_env);
+        if let Some(url) = &args.nats {
+            file.nats.url = url.clone();
+        }
+        require(
+            &file.agent.slack.bot_token,
+            "slack.bot_token is required (or set SLACK_BOT_TOKEN)",
+        )?;
+        require(
+            &file.agent.slack.app_token,
+            "slack.app_token is required for Socket Mode (or set SLACK_APP_TOKEN)",
+        )?;
+        Ok(file)
     }
-    let name = args.name.unwrap_or_else(|| slack::DEFAULT_NAME.to_owned());
-    require(
-        &file.agent.slack.bot_token,
-        "slack.bot_token is required (or set SLACK_BOT_TOKEN)",
-    )?;
-    require(
-        &file.agent.slack.app_token,
-        "slack.app_token is required for Socket Mode (or set SLACK_APP_TOKEN)",
-    )?;
-    let bus = connect(&file.nats, &name).await?;
-    let agent = slack::start(
-        SlackAgentOptions {
-            name,
-            bus: bus.clone(),
-            bot_token: Arc::new(StaticToken::new(file.agent.slack.bot_token.clone())),
-            app_token: Arc::new(StaticToken::new(file.agent.slack.app_token.clone())),
-            // Socket Mode keeps no watermark: nothing to persist.
-            state: Arc::new(MemoryState::new()),
-            config: file.agent,
-            clock: Arc::new(SystemClock),
-        },
-        CancellationToken::new(),
-    )
-    .await?;
-    serve(agent, bus).await
+
+    fn nats(file: &Self::File) -> &NatsSection {
+        &file.nats
+    }
+
+    async fn start(
+        name: String,
+        bus: Arc<dyn Bus>,
+        file: Self::File,
+    ) -> Result<RunningAgent, ConnectorError> {
+        slack::start(
+            slack::SlackAgentOptions {
+                name,
+                bus,
+                bot_token: Arc::new(StaticToken::new(file.agent.slack.bot_token.clone())),
+                app_token: Arc::new(StaticToken::new(file.agent.slack.app_token.clone())),
+                // Socket Mode keeps no watermark: nothing to persist.
+                state: Arc::new(sekia_connectors::MemoryState::new()),
+                config: file.agent,
+                clock: Arc::new(SystemClock),
+            },
+            CancellationToken::new(),
+        )
+        .await
+    }
 }
 
-async fn run_linear(args: Common) -> Result<(), ConnectorError> {
-    use sekia_connectors::AuthScheme;
-    use sekia_connectors::linear::{self, LinearAgentOptions, LinearFileConfig};
+struct LinearKind;
 
-    let mut file: LinearFileConfig = load_file("linear", &args)?;
-    file.apply_env(&process_env);
-    if let Some(url) = args.nats {
-        file.nats.url = url;
+impl Kind for LinearKind {
+    type File = linear::LinearFileConfig;
+    const DEFAULT_NAME: &'static str = linear::DEFAULT_NAME;
+
+    fn load(args: &Common) -> Result<Self::File, ConnectorError> {
+        let mut file: linear::LinearFileConfig = load_file("linear", args)?;
+        file.apply_env(&process_env);
+        if let Some(url) = &args.nats {
+            file.nats.url = url.clone();
+        }
+        require(
+            &file.agent.linear.api_key,
+            "linear.api_key is required (or set LINEAR_API_KEY)",
+        )?;
+        Ok(file)
     }
-    let name = args.name.unwrap_or_else(|| linear::DEFAULT_NAME.to_owned());
-    require(
-        &file.agent.linear.api_key,
-        "linear.api_key is required (or set LINEAR_API_KEY)",
-    )?;
-    let state = state_store(&file.state)?;
-    let bus = connect(&file.nats, &name).await?;
-    let agent = linear::start(
-        LinearAgentOptions {
-            name,
-            bus: bus.clone(),
-            tokens: Arc::new(StaticToken::new(file.agent.linear.api_key.clone())),
-            // sekia-linear's key is a personal API key: `Authorization: <key>`.
-            scheme: AuthScheme::Raw,
-            state,
-            config: file.agent,
-            clock: Arc::new(SystemClock),
-        },
-        CancellationToken::new(),
-    )
-    .await?;
-    serve(agent, bus).await
+
+    fn nats(file: &Self::File) -> &NatsSection {
+        &file.nats
+    }
+
+    async fn start(
+        name: String,
+        bus: Arc<dyn Bus>,
+        file: Self::File,
+    ) -> Result<RunningAgent, ConnectorError> {
+        linear::start(
+            linear::LinearAgentOptions {
+                name,
+                bus,
+                tokens: Arc::new(StaticToken::new(file.agent.linear.api_key.clone())),
+                // sekia-linear's key is a personal API key: `Authorization: <key>`.
+                scheme: sekia_connectors::AuthScheme::Raw,
+                state: state_store(&file.state)?,
+                config: file.agent,
+                clock: Arc::new(SystemClock),
+            },
+            CancellationToken::new(),
+        )
+        .await
+    }
 }
 
-async fn run_google(args: Common) -> Result<(), ConnectorError> {
-    use sekia_connectors::google::{self, GoogleAgentOptions, GoogleFileConfig};
+struct GoogleKind;
 
-    let mut file: GoogleFileConfig = load_file("google", &args)?;
-    file.apply_env(&process_env);
-    if let Some(url) = args.nats {
-        file.nats.url = url;
+impl Kind for GoogleKind {
+    type File = google::GoogleFileConfig;
+    const DEFAULT_NAME: &'static str = google::DEFAULT_NAME;
+
+    fn load(args: &Common) -> Result<Self::File, ConnectorError> {
+        let mut file: google::GoogleFileConfig = load_file("google", args)?;
+        file.apply_env(&process_env);
+        if let Some(url) = &args.nats {
+            file.nats.url = url.clone();
+        }
+        // Signing in and refreshing are the daemon's accounts' job; standalone, the agent
+        // takes an access token (sekia's client_id/token_path keys are read but unused).
+        require(
+            &file.google.access_token,
+            "google.access_token is required (or set GOOGLE_ACCESS_TOKEN); refreshing tokens needs the daemon's accounts",
+        )?;
+        if !file.google.token_path.is_empty() || !file.google.client_id.is_empty() {
+            tracing::warn!("google.client_id / google.token_path are not used by sekia-agent");
+        }
+        Ok(file)
     }
-    let name = args.name.unwrap_or_else(|| google::DEFAULT_NAME.to_owned());
-    // Signing in and refreshing are the daemon's accounts' job; standalone, the agent
-    // takes an access token (sekia's client_id/token_path keys are read but unused).
-    require(
-        &file.google.access_token,
-        "google.access_token is required (or set GOOGLE_ACCESS_TOKEN); refreshing tokens needs the daemon's accounts",
-    )?;
-    if !file.google.token_path.is_empty() || !file.google.client_id.is_empty() {
-        tracing::warn!("google.client_id / google.token_path are not used by sekia-agent");
+
+    fn nats(file: &Self::File) -> &NatsSection {
+        &file.nats
     }
-    let state = state_store(&file.state)?;
-    let bus = connect(&file.nats, &name).await?;
-    let agent = google::start(
-        GoogleAgentOptions {
-            name,
-            bus: bus.clone(),
-            tokens: Arc::new(StaticToken::new(file.google.access_token.clone())),
-            state,
-            config: file.agent,
-            clock: Arc::new(SystemClock),
-        },
-        CancellationToken::new(),
-    )
-    .await?;
-    serve(agent, bus).await
+
+    async fn start(
+        name: String,
+        bus: Arc<dyn Bus>,
+        file: Self::File,
+    ) -> Result<RunningAgent, ConnectorError> {
+        google::start(
+            google::GoogleAgentOptions {
+                name,
+                bus,
+                tokens: Arc::new(StaticToken::new(file.google.access_token.clone())),
+                state: state_store(&file.state)?,
+                config: file.agent,
+                clock: Arc::new(SystemClock),
+            },
+            CancellationToken::new(),
+        )
+        .await
+    }
 }

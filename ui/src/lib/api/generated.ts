@@ -81,6 +81,7 @@ export type ApiResults = {
   agents: AgentsResponse;
   workflows: WorkflowsReport;
   reload_workflows: Reloaded;
+  reload_config: ConfigReloadResponse;
   workflow_source: WorkflowSource;
   save_workflow: SavedWorkflow;
   delete_workflow: Done;
