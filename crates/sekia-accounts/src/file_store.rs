@@ -42,18 +42,50 @@ impl FileStore {
     }
 
     fn ensure_dir(&self) -> Result<(), AccountError> {
-        if self.dir.is_dir() {
-            return Ok(());
-        }
-        DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(&self.dir)
-            .map_err(|e| file_error(&self.dir, "cannot create the folder", &e))
+        ensure_private_dir(&self.dir)
     }
 }
 
-fn file_error(path: &Path, what: &str, e: &std::io::Error) -> AccountError {
+/// Writes `bytes` to `path` (0600) through a fresh temporary file in the same folder renamed
+/// over it, so a crash leaves the old file or the new one, never half of one.
+pub(crate) fn write_private(path: &Path, bytes: &[u8]) -> Result<(), AccountError> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let tmp = dir.join(format!(
+        ".{}.{}.tmp",
+        path.file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("tokens"),
+        random_token(6)?
+    ));
+    let write = || -> std::io::Result<()> {
+        let mut f = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    };
+    write().map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        file_error(path, "cannot write", &e)
+    })
+}
+
+/// Creates `dir` (and its parents) 0700 if it does not exist.
+pub(crate) fn ensure_private_dir(dir: &Path) -> Result<(), AccountError> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(|e| file_error(dir, "cannot create the folder", &e))
+}
+
+pub(crate) fn file_error(path: &Path, what: &str, e: &std::io::Error) -> AccountError {
     AccountError::File {
         path: path.to_owned(),
         message: format!("{what}: {e}"),
@@ -106,27 +138,7 @@ impl TokenStore for FileStore {
                     &std::io::Error::other(e.to_string()),
                 )
             })?;
-        let tmp = self.dir.join(format!(
-            ".{}.{}.tmp",
-            path.file_name()
-                .and_then(|n| n.to_str())
-                .unwrap_or("tokens"),
-            random_token(6)?
-        ));
-        let write = || -> std::io::Result<()> {
-            let mut f = OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(0o600)
-                .open(&tmp)?;
-            f.write_all(&ciphertext)?;
-            f.sync_all()?;
-            std::fs::rename(&tmp, &path)
-        };
-        write().map_err(|e| {
-            let _ = std::fs::remove_file(&tmp);
-            file_error(&path, "cannot write", &e)
-        })
+        write_private(&path, &ciphertext)
     }
 
     fn delete(&self, account: &AccountId) -> Result<(), AccountError> {

@@ -33,6 +33,10 @@ pub struct FlowOptions {
     /// How long the browser's request waits for the code exchange before the page is served
     /// anyway (it then says the outcome is unknown).
     pub page_wait: Duration,
+    /// The loopback port to listen on; 0 (the default) picks a free one. A fixed port lets a
+    /// sign-in on a headless machine come back through an SSH port forward (sekia's
+    /// `google.auth_port`).
+    pub port: u16,
 }
 
 impl Default for FlowOptions {
@@ -40,6 +44,7 @@ impl Default for FlowOptions {
         Self {
             timeout: Duration::from_secs(5 * 60),
             page_wait: Duration::from_secs(60),
+            port: 0,
         }
     }
 }
@@ -105,7 +110,7 @@ impl SignIn {
         provider.endpoint("token URL", &provider.token_url)?;
 
         // 127.0.0.1, not localhost: RFC 8252 §8.3, and no IPv6/IPv4 resolution surprises.
-        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", options.port))
             .await
             .map_err(|source| AccountError::Listen { source })?;
         let port = listener

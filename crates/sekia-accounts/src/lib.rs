@@ -14,6 +14,7 @@ mod revoke;
 mod secret;
 mod store;
 mod token_endpoint;
+mod token_file;
 
 pub use error::AccountError;
 pub use file_store::FileStore;
@@ -26,3 +27,4 @@ pub use refresh::{Account, AccountState, RefreshPolicy, TokenSource};
 pub use revoke::{Revocation, revoke};
 pub use secret::{AccountId, Secret, TokenSet};
 pub use store::{StoreChoice, StoreKind, TokenStore, choose_store, file_store, keyring_store};
+pub use token_file::TokenFile;

@@ -32,6 +32,8 @@ pub trait TokenStore: Send + Sync {
 pub enum StoreKind {
     Keyring,
     EncryptedFile,
+    /// sekia's plain JSON token file (a standalone `sekia-agent google`).
+    TokenFile,
 }
 
 impl fmt::Display for StoreKind {
@@ -39,6 +41,7 @@ impl fmt::Display for StoreKind {
         f.write_str(match self {
             StoreKind::Keyring => "the OS keychain",
             StoreKind::EncryptedFile => "an age-encrypted file",
+            StoreKind::TokenFile => "a token file",
         })
     }
 }

@@ -5,6 +5,7 @@
 //! sekia-agent slack [--name slack-work] [--nats …] [--config sekia-slack-work.toml]
 //! sekia-agent linear [--name linear-work] [--nats …] [--config sekia-linear-work.toml]
 //! sekia-agent google [--name google-work] [--nats …] [--config sekia-google-work.toml]
+//! sekia-agent google auth [--name google-work] [--config …]   # sign in, write google.token_path
 //! ```
 
 use std::path::PathBuf;
@@ -44,7 +45,23 @@ enum Agent {
     /// The Linear connector (GraphQL polling, commands).
     Linear(Common),
     /// The Google connector (Gmail and Calendar polling, commands).
-    Google(Common),
+    Google(GoogleArgs),
+}
+
+#[derive(clap::Args, Debug)]
+#[command(args_conflicts_with_subcommands = true)]
+struct GoogleArgs {
+    #[command(subcommand)]
+    action: Option<GoogleAction>,
+    #[command(flatten)]
+    common: Common,
+}
+
+#[derive(Subcommand, Debug)]
+enum GoogleAction {
+    /// Sign in with Google in the browser and write the token to google.token_path (sekia's
+    /// `sekia-google auth`): prints the address to open, then waits up to 5 minutes
+    Auth(Common),
 }
 
 #[derive(clap::Args, Debug)]
@@ -74,7 +91,11 @@ async fn main() -> ExitCode {
         Agent::Github(common) => run::<GithubKind>(common).await,
         Agent::Linear(common) => run::<LinearKind>(common).await,
         Agent::Slack(common) => run::<SlackKind>(common).await,
-        Agent::Google(common) => run::<GoogleKind>(common).await,
+        Agent::Google(GoogleArgs {
+            action: Some(GoogleAction::Auth(common)),
+            ..
+        }) => google_auth(common).await,
+        Agent::Google(GoogleArgs { common, .. }) => run::<GoogleKind>(common).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -380,14 +401,9 @@ impl Kind for GoogleKind {
         if let Some(url) = &args.nats {
             file.nats.url = url.clone();
         }
-        // Signing in and refreshing are the daemon's accounts' job; standalone, the agent
-        // takes an access token (sekia's client_id/token_path keys are read but unused).
-        require(
-            &file.google.access_token,
-            "google.access_token is required (or set GOOGLE_ACCESS_TOKEN); refreshing tokens needs the daemon's accounts",
-        )?;
-        if !file.google.token_path.is_empty() || !file.google.client_id.is_empty() {
-            tracing::warn!("google.client_id / google.token_path are not used by sekia-agent");
+        // A fixed access token, or sekia's token file refreshed with the OAuth client.
+        if file.google.access_token.is_empty() {
+            google_provider(&file.google)?;
         }
         Ok(file)
     }
@@ -403,9 +419,9 @@ impl Kind for GoogleKind {
     ) -> Result<RunningAgent, ConnectorError> {
         google::start(
             google::GoogleAgentOptions {
-                name,
+                name: name.clone(),
                 bus,
-                tokens: Arc::new(StaticToken::new(file.google.access_token.clone())),
+                tokens: google_tokens(&name, &file.google)?,
                 state: state_store(&file.state)?,
                 config: file.agent,
                 clock: Arc::new(SystemClock),
@@ -414,4 +430,100 @@ impl Kind for GoogleKind {
         )
         .await
     }
+}
+
+/// Google's OAuth settings from `[google]`: the client is required.
+fn google_provider(
+    section: &google::GoogleSection,
+) -> Result<sekia_accounts::Provider, ConnectorError> {
+    if section.client_id.trim().is_empty() || section.client_secret.is_empty() {
+        return Err(ConnectorError::config(
+            "google.client_id and google.client_secret are required (or GOOGLE_CLIENT_ID and \
+             GOOGLE_CLIENT_SECRET), unless google.access_token gives a fixed access token",
+        ));
+    }
+    let mut provider = sekia_accounts::provider::builtin("google")
+        .ok_or_else(|| ConnectorError::config("no built-in Google provider"))?;
+    provider.client_id = Some(section.client_id.trim().to_owned());
+    provider.client_secret = Some(section.client_secret.clone());
+    if !section.auth_url.is_empty() {
+        provider.auth_url = section.auth_url.clone();
+    }
+    if !section.token_url.is_empty() {
+        provider.token_url = section.token_url.clone();
+    }
+    Ok(provider)
+}
+
+fn home() -> Option<PathBuf> {
+    std::env::var_os("HOME")
+        .filter(|h| !h.is_empty())
+        .map(PathBuf::from)
+}
+
+/// The access token: `google.access_token` as is, else sekia's token file, refreshed five
+/// minutes before it expires (one refresh at a time; the new token is written back before
+/// it is used).
+fn google_tokens(
+    name: &str,
+    section: &google::GoogleSection,
+) -> Result<Arc<dyn sekia_accounts::TokenSource>, ConnectorError> {
+    if !section.access_token.is_empty() {
+        return Ok(Arc::new(StaticToken::new(section.access_token.clone())));
+    }
+    let provider = google_provider(section)?;
+    let path = section.token_file(home().as_deref());
+    if !path.is_file() {
+        return Err(ConnectorError::config(format!(
+            "no Google token at {} (google.token_path): run `sekia-agent google auth` first",
+            path.display()
+        )));
+    }
+    let id = sekia_accounts::AccountId::new("google", name)
+        .map_err(|e| ConnectorError::config(e.to_string()))?;
+    Ok(Arc::new(sekia_accounts::Account::new(
+        id,
+        provider,
+        Arc::new(sekia_accounts::TokenFile::new(&path)),
+        reqwest::Client::new(),
+        Arc::new(SystemClock),
+        sekia_accounts::RefreshPolicy::default(),
+    )))
+}
+
+/// `sekia-agent google auth`: the browser sign-in (PKCE, loopback redirect on
+/// `google.auth_port`), then the token written to `google.token_path` (0600).
+async fn google_auth(args: Common) -> Result<(), ConnectorError> {
+    let mut file: google::GoogleFileConfig = load_file("google", &args)?;
+    file.apply_env(&process_env);
+    let provider = google_provider(&file.google)?;
+    let account = |e: sekia_accounts::AccountError| ConnectorError::config(e.to_string());
+    let sign_in = sekia_accounts::SignIn::start(
+        &provider,
+        reqwest::Client::new(),
+        Arc::new(SystemClock),
+        sekia_accounts::FlowOptions {
+            port: file.google.auth_port,
+            ..Default::default()
+        },
+    )
+    .await
+    .map_err(account)?;
+    eprintln!(
+        "Open this address in your browser to sign in with Google (waiting up to 5 minutes):"
+    );
+    println!("{}", sign_in.authorize_url());
+    let tokens = sign_in.finish().await.map_err(account)?;
+    if tokens.refresh_token.is_none() {
+        tracing::warn!(
+            "Google sent no refresh token: the agent works until the access token expires (about an hour)"
+        );
+    }
+    let path = file.google.token_file(home().as_deref());
+    let name = args.name.as_deref().unwrap_or(google::DEFAULT_NAME);
+    let id = sekia_accounts::AccountId::new("google", name).map_err(account)?;
+    sekia_accounts::TokenStore::save(&sekia_accounts::TokenFile::new(&path), &id, &tokens)
+        .map_err(account)?;
+    println!("Signed in; the token is in {}.", path.display());
+    Ok(())
 }

@@ -159,20 +159,44 @@ impl GoogleConfig {
     }
 }
 
-/// `[google]` of a standalone agent's file. sekia's OAuth keys are accepted so
-/// its files still load, but signing in and refreshing belong to the daemon's
-/// accounts; the standalone agent takes an access token.
+/// `[google]` of a standalone agent's file: sekia's OAuth keys. `sekia-agent google auth`
+/// signs in and writes `token_path` (as sekia's `sekia-google auth` does); the agent then
+/// refreshes the access token from it before it expires and writes the new one back. An
+/// `access_token` given instead is used as is (it is not refreshed).
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct GoogleSection {
-    /// `google.access_token` (`GOOGLE_ACCESS_TOKEN`): an OAuth access token with
-    /// the Gmail and Calendar scopes.
+    /// `google.access_token` (`GOOGLE_ACCESS_TOKEN`): a fixed OAuth access token with
+    /// the Gmail and Calendar scopes, instead of the token file.
     pub access_token: Secret,
-    /// sekia's keys, not used here (see above).
+    /// The OAuth client (a Google "Desktop app" client): `GOOGLE_CLIENT_ID`,
+    /// `GOOGLE_CLIENT_SECRET`.
     pub client_id: String,
     pub client_secret: Secret,
+    /// sekia's token file (`GOOGLE_TOKEN_PATH`); empty: `~/.config/sekia/google-token.json`.
     pub token_path: String,
+    /// The sign-in's loopback port (0: any free one); fix it to sign in on a headless
+    /// machine through an SSH port forward.
     pub auth_port: u16,
+    /// Beyond sekia: Google's OAuth endpoints, for self-hosted proxies and tests (empty:
+    /// Google's).
+    pub auth_url: String,
+    pub token_url: String,
+}
+
+impl GoogleSection {
+    /// `token_path` with `~` expanded, or sekia's default.
+    pub fn token_file(&self, home: Option<&std::path::Path>) -> std::path::PathBuf {
+        let path = if self.token_path.trim().is_empty() {
+            "~/.config/sekia/google-token.json"
+        } else {
+            self.token_path.trim()
+        };
+        match (path.strip_prefix("~/"), home) {
+            (Some(rest), Some(home)) => home.join(rest),
+            _ => std::path::PathBuf::from(path),
+        }
+    }
 }
 
 /// A standalone agent's config file: [`GoogleConfig`] plus `[google]`, `[nats]`
@@ -188,12 +212,21 @@ pub struct GoogleFileConfig {
 }
 
 impl GoogleFileConfig {
-    /// [`GoogleConfig::apply_env`] plus `GOOGLE_ACCESS_TOKEN`, `SEKIA_NATS_URL`,
-    /// `SEKIA_NATS_TOKEN`.
+    /// [`GoogleConfig::apply_env`] plus `GOOGLE_ACCESS_TOKEN`, `GOOGLE_CLIENT_ID`,
+    /// `GOOGLE_CLIENT_SECRET`, `GOOGLE_TOKEN_PATH`, `SEKIA_NATS_URL`, `SEKIA_NATS_TOKEN`.
     pub fn apply_env(&mut self, lookup: &dyn Fn(&str) -> Option<String>) {
         self.agent.apply_env(lookup);
         if let Some(v) = env_value(lookup, "GOOGLE_ACCESS_TOKEN") {
             self.google.access_token = Secret::new(v);
+        }
+        if let Some(v) = env_value(lookup, "GOOGLE_CLIENT_ID") {
+            self.google.client_id = v;
+        }
+        if let Some(v) = env_value(lookup, "GOOGLE_CLIENT_SECRET") {
+            self.google.client_secret = Secret::new(v);
+        }
+        if let Some(v) = env_value(lookup, "GOOGLE_TOKEN_PATH") {
+            self.google.token_path = v;
         }
         self.nats.apply_env(lookup);
     }

@@ -29,7 +29,7 @@ use tokio_util::sync::CancellationToken;
 
 pub use calendar::{CalendarCommands, CalendarPoller};
 pub use commands::GoogleCommands;
-pub use config::{CalendarConfig, GmailConfig, GoogleConfig, GoogleFileConfig};
+pub use config::{CalendarConfig, GmailConfig, GoogleConfig, GoogleFileConfig, GoogleSection};
 pub use gmail::{GmailCommands, GmailPoller};
 
 use crate::agent::{AgentSpec, RunningAgent, start_agent};
