@@ -2,7 +2,8 @@
 # The desktop shell's tests (src-tauri/). Installs what they need, only what is missing (safe to
 # run again), then:
 #   1. cargo fmt --check and clippy (warnings are errors) on src-tauri/
-#   2. the command layer under Tauri's mock runtime (cargo test; no display needed)
+#   2. the command layer and the updater under Tauri's mock runtime (cargo test --features
+#      updater; no display needed)
 #   3. the end-to-end WebDriver smoke test of the real binary under Xvfb (tauri-driver +
 #      WebKitWebDriver), screenshots in test-output/. SEKIA_SKIP_E2E=1 skips it.
 # Everything runs in a temporary HOME and XDG_RUNTIME_DIR: no real sekia files are touched.
@@ -46,10 +47,13 @@ fi
 # --- lint and unit tests ---------------------------------------------------------------------
 echo "desktop-test: cargo fmt --check"
 cargo fmt --manifest-path "$MANIFEST" --check
-echo "desktop-test: cargo clippy (warnings are errors)"
+echo "desktop-test: cargo clippy (warnings are errors; development and release feature sets)"
 cargo clippy --manifest-path "$MANIFEST" --all-targets --quiet -- -D warnings
+cargo clippy --manifest-path "$MANIFEST" --all-targets --features updater --quiet -- -D warnings
+# With the release builds' `updater` feature, so tests/updater.rs (the signed-update round trip
+# against a local release feed) runs too.
 echo "desktop-test: cargo test (mock runtime)"
-cargo test --manifest-path "$MANIFEST"
+cargo test --manifest-path "$MANIFEST" --features updater
 
 if [ -n "${SEKIA_SKIP_E2E:-}" ]; then
   echo "desktop-test: SEKIA_SKIP_E2E set; skipping the WebDriver test"
@@ -57,6 +61,7 @@ if [ -n "${SEKIA_SKIP_E2E:-}" ]; then
 fi
 
 # --- end to end: the real binary under Xvfb --------------------------------------------------
+# A development build (no `updater` feature): it never tries to update itself.
 echo "desktop-test: building sekia-desktop and sekiactl"
 cargo build --manifest-path "$MANIFEST" --quiet
 cargo build -p sekia-cli --quiet

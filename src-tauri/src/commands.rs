@@ -1,7 +1,7 @@
 //! The window's commands. `rpc` is the UI's one door to the daemon: it takes the same
 //! [`ApiCall`] the dashboard's `POST /api/v1/rpc` takes and hands it to `Daemon::call`, so the
 //! desktop, the dashboard and the CLI behave the same. The only other commands are what only a
-//! desktop has: start at login.
+//! desktop has: start at login, and updates.
 
 use sekia_daemon::{ApiCall, DaemonError};
 use serde::Serialize;
@@ -10,6 +10,7 @@ use tauri::{AppHandle, Runtime, State};
 use tauri_plugin_autostart::ManagerExt;
 
 use crate::host::DaemonHost;
+use crate::updates::{Channel, UpdateInfo, Updates};
 
 /// Source and type of the event "Publish test event" sends.
 pub const TEST_SOURCE: &str = "desktop";
@@ -61,4 +62,44 @@ pub fn set_autostart<R: Runtime>(app: AppHandle<R>, enabled: bool) -> Result<boo
     };
     result.map_err(|e| e.to_string())?;
     launcher.is_enabled().map_err(|e| e.to_string())
+}
+
+/// The updater's status and settings (the Settings page).
+#[tauri::command]
+pub fn updates<R: Runtime>(app: AppHandle<R>, updates: State<'_, Updates>) -> UpdateInfo {
+    updates.info(app.package_info().version.to_string())
+}
+
+/// "Check for updates": asks the release feed now; the answer is in the returned status.
+#[tauri::command]
+pub async fn check_for_updates<R: Runtime>(
+    app: AppHandle<R>,
+    updates: State<'_, Updates>,
+) -> Result<UpdateInfo, String> {
+    updates.check_now(&app).await.map_err(|e| e.to_string())?;
+    Ok(updates.info(app.package_info().version.to_string()))
+}
+
+/// "Update to vX.Y.Z": downloads, verifies, installs, then the app restarts (this call does
+/// not return then). Progress comes as `sekia:update` events.
+#[tauri::command]
+pub async fn install_update<R: Runtime>(
+    app: AppHandle<R>,
+    updates: State<'_, Updates>,
+) -> Result<(), String> {
+    updates.install(&app).await.map_err(|e| e.to_string())
+}
+
+/// Saves the update channel and whether to check automatically.
+#[tauri::command]
+pub fn set_update_settings<R: Runtime>(
+    app: AppHandle<R>,
+    updates: State<'_, Updates>,
+    channel: Channel,
+    check_automatically: bool,
+) -> Result<UpdateInfo, String> {
+    updates
+        .set_settings(channel, check_automatically)
+        .map_err(|e| e.to_string())?;
+    Ok(updates.info(app.package_info().version.to_string()))
 }

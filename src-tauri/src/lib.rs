@@ -7,6 +7,7 @@ pub mod alerts;
 mod commands;
 pub mod host;
 mod tray;
+pub mod updates;
 mod wakeups;
 
 use std::sync::Arc;
@@ -27,13 +28,18 @@ pub const NEW_EVENT: &str = "sekia:event";
 /// The argument a login start (autostart) passes: start in the tray, without the window.
 pub const HIDDEN_ARG: &str = "--hidden";
 
-/// The wiring shared by the app and the tests: commands and window behaviour. Plugins, the tray
-/// and the daemon itself are added by [`run`] (tests use the mock runtime and their own daemon).
+/// The wiring shared by the app and the tests: commands and window behaviour. Plugins, the tray,
+/// the daemon and the [`updates::Updates`] state are added by [`run`] (tests use the mock
+/// runtime and their own).
 pub fn build_app<R: Runtime>(b: Builder<R>) -> Builder<R> {
     b.invoke_handler(tauri::generate_handler![
         commands::rpc,
         commands::autostart,
         commands::set_autostart,
+        commands::updates,
+        commands::check_for_updates,
+        commands::install_update,
+        commands::set_update_settings,
     ])
 }
 
@@ -141,11 +147,18 @@ pub fn run() {
                 )
                 .build(),
         );
+    // Release builds only: the public key and the version rules are `plugins.updater` in
+    // tauri.conf.json; the feed is chosen at each check (updates::settings).
+    #[cfg(feature = "updater")]
+    let builder = builder.plugin(tauri_plugin_updater::Builder::new().build());
     let app = build_app(builder)
         .setup(|app| {
             quit_on_signals(app.handle().clone());
             attach(app.handle(), start_daemon());
+            app.manage(updates::Updates::for_app(app.handle()));
             tray::create(app.handle())?;
+            #[cfg(feature = "updater")]
+            updates::desktop::start(app.handle());
             notify_problems(app.handle().clone());
             // The window is made hidden (tauri.conf.json) and shown unless started at login.
             if !std::env::args().any(|a| a == HIDDEN_ARG) {

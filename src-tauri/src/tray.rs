@@ -6,7 +6,7 @@ use std::sync::Arc;
 use tokio::sync::Notify;
 
 use tauri::image::Image;
-use tauri::menu::{CheckMenuItem, Menu, MenuItem, PredefinedMenuItem};
+use tauri::menu::{CheckMenuItem, IsMenuItem, Menu, MenuItem, PredefinedMenuItem};
 use tauri::tray::{TrayIcon, TrayIconBuilder};
 use tauri::{AppHandle, Manager, Runtime};
 use tauri_plugin_autostart::ManagerExt;
@@ -69,19 +69,22 @@ pub fn create<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<()> {
         None::<&str>,
     )?;
     let quit_item = MenuItem::with_id(app, "quit", "Quit sekia", true, None::<&str>)?;
-    let menu = Menu::with_items(
-        app,
-        &[
-            &status,
-            &PredefinedMenuItem::separator(app)?,
-            &open,
-            &pause,
-            &folder,
-            &at_login,
-            &PredefinedMenuItem::separator(app)?,
-            &quit_item,
-        ],
-    )?;
+    let separator = PredefinedMenuItem::separator(app)?;
+    let separator_2 = PredefinedMenuItem::separator(app)?;
+    let mut items: Vec<&dyn IsMenuItem<R>> = vec![
+        &status as &dyn IsMenuItem<R>,
+        &separator,
+        &open,
+        &pause,
+        &folder,
+        &at_login,
+    ];
+    #[cfg(feature = "updater")]
+    let updates = crate::updates::desktop::TrayItems::new(app)?;
+    #[cfg(feature = "updater")]
+    items.push(&updates.check);
+    items.extend([&separator_2 as &dyn IsMenuItem<R>, &quit_item]);
+    let menu = Menu::with_items(app, &items)?;
     let pause_item = pause.clone();
     let refresh = Arc::new(Notify::new());
     let refresh_on_toggle = Arc::clone(&refresh);
@@ -96,9 +99,17 @@ pub fn create<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<()> {
             "autostart" => set_autostart(app, &at_login),
             "workflows" => open_workflows_folder(app),
             "quit" => quit(app),
+            #[cfg(feature = "updater")]
+            id => {
+                crate::updates::desktop::on_menu_click(app, id);
+            }
+            #[cfg(not(feature = "updater"))]
             _ => {}
         })
         .build(app)?;
+    // "Update to vX.Y.Z", when there is one, comes first after the status line.
+    #[cfg(feature = "updater")]
+    updates.follow(app, menu.clone(), 2);
     keep_status_fresh(host, status, pause, tray, refresh);
     Ok(())
 }
