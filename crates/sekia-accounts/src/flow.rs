@@ -5,6 +5,12 @@
 //! [`SignIn::start`] opens the listener and builds the URL; the caller opens the browser.
 //! [`SignIn::finish`] waits for the redirect (timeout, cancel), exchanges the code, and only
 //! then answers the browser with a success or failure page, so the page tells the truth.
+//!
+//! **Through an HTTPS redirect page** ([`Provider::redirect_url`], for Slack, which refuses
+//! loopback redirects): that page is the registered `redirect_uri`, and `state` is
+//! `<port>.<random>`. The page must send the browser on, query string unchanged, to
+//! `http://127.0.0.1:<port>/callback?<query>` — `docs/slack-redirect.html` is such a page. The
+//! state is still checked whole, so a forwarded redirect we did not start is refused.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -117,8 +123,16 @@ impl SignIn {
             .local_addr()
             .map_err(|source| AccountError::Listen { source })?
             .port();
-        let redirect_uri = format!("http://127.0.0.1:{port}{CALLBACK_PATH}");
-        let state = random_token(32)?;
+        let (redirect_uri, state) = match &provider.redirect_url {
+            Some(page) => (
+                provider.endpoint("redirect URL", page)?.to_string(),
+                format!("{port}.{}", random_token(32)?),
+            ),
+            None => (
+                format!("http://127.0.0.1:{port}{CALLBACK_PATH}"),
+                random_token(32)?,
+            ),
+        };
         let (challenge, verifier) = if provider.pkce {
             let (c, v) = pkce_pair()?;
             (Some(c), Some(v))

@@ -1,5 +1,6 @@
 //! Tokens in the OS keychain through `keyring-core`: the Secret Service (GNOME Keyring,
-//! KWallet) on Linux. One item per account, service `sekia`, user
+//! KWallet) on Linux, the login Keychain on macOS, the Credential Manager on Windows (the
+//! latter two are built and tested by the macOS and Windows CI jobs, not on this machine). One item per account, service `sekia`, user
 //! `account/<provider>/<name>`, holding the JSON of the token set.
 
 use std::collections::HashMap;
@@ -27,7 +28,19 @@ impl KeyringStore {
                 .map_err(|e| keyring_error("connect", "-", e))?;
             Ok(Self::with_store(store))
         }
-        #[cfg(not(target_os = "linux"))]
+        #[cfg(target_os = "macos")]
+        {
+            let store = apple_native_keyring_store::keychain::Store::new()
+                .map_err(|e| keyring_error("connect", "-", e))?;
+            Ok(Self::with_store(store))
+        }
+        #[cfg(target_os = "windows")]
+        {
+            let store = windows_native_keyring_store::Store::new()
+                .map_err(|e| keyring_error("connect", "-", e))?;
+            Ok(Self::with_store(store))
+        }
+        #[cfg(not(any(target_os = "linux", target_os = "macos", target_os = "windows")))]
         {
             Err(AccountError::Keyring {
                 action: "connect",

@@ -50,6 +50,10 @@ pub struct Provider {
     /// The service's API, for the identity lookup and for checking pasted tokens (GitHub's
     /// REST root, Slack's Web API root, Linear's GraphQL endpoint, Gmail's API root).
     pub api_url: String,
+    /// An HTTPS page the user controls, registered as the OAuth redirect, that forwards the
+    /// browser to the loopback listener: for Slack, which refuses `http://localhost`
+    /// redirects. See [`crate::flow`] for what the page must do.
+    pub redirect_url: Option<String>,
 }
 
 /// Config overrides for one provider; every field optional. `client_secret` may be an
@@ -64,6 +68,9 @@ pub struct ProviderOverrides {
     pub client_id: Option<String>,
     pub client_secret: Option<Secret>,
     pub api_url: Option<String>,
+    /// Slack: the HTTPS redirect page (`accounts.slack.redirect_url`); setting it turns on
+    /// Slack's browser sign-in (OAuth v2).
+    pub redirect_url: Option<String>,
 }
 
 /// The ids of the built-in providers.
@@ -91,6 +98,7 @@ pub fn builtin(id: &str) -> Option<Provider> {
         client_id: None,
         client_secret: None,
         api_url: api_url.to_owned(),
+        redirect_url: None,
     };
     Some(match id {
         "google" => Provider {
@@ -138,20 +146,32 @@ pub fn builtin(id: &str) -> Option<Provider> {
                 &["read", "write"],
             )
         },
-        // Slack's OAuth v2 endpoints are listed for completeness and overriding; issue #7 adds
-        // Slack accounts by pasting a bot token and an app-level token (Socket Mode needs the
-        // latter anyway, and it cannot be had through OAuth).
+        // Slack accounts are added by pasting a bot token and an app-level token; OAuth v2
+        // (the bot token; the app-level token for Socket Mode cannot come from OAuth and is
+        // pasted with it) turns on with an HTTPS `redirect_url`, since Slack refuses
+        // http://localhost redirects. Scopes: what the connector's events and commands need.
         "slack" => Provider {
             pkce: false,
             browser_sign_in: false,
             pasted: Some(PastedToken::SlackBotAndAppToken),
+            scope_separator: ",",
             ..p(
                 "Slack",
                 "https://slack.com/oauth/v2/authorize",
                 "https://slack.com/api/oauth.v2.access",
                 None,
                 "https://slack.com/api",
-                &[],
+                &[
+                    "app_mentions:read",
+                    "channels:history",
+                    "channels:read",
+                    "chat:write",
+                    "groups:history",
+                    "im:history",
+                    "mpim:history",
+                    "reactions:read",
+                    "reactions:write",
+                ],
             )
         },
         _ => return None,
@@ -181,6 +201,10 @@ impl Provider {
         }
         if let Some(v) = &o.api_url {
             self.api_url = v.trim_end_matches('/').to_owned();
+        }
+        if let Some(v) = o.redirect_url.as_deref().filter(|v| !v.trim().is_empty()) {
+            self.redirect_url = Some(v.trim().to_owned());
+            self.browser_sign_in = true;
         }
         self
     }

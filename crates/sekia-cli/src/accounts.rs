@@ -19,9 +19,11 @@ pub enum AccountsCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Sign in in the browser: prints the URL to open, then waits for the sign-in to finish
+    /// Sign in in the browser: prints the URL to open, then waits for the sign-in to finish.
+    /// Slack (with `accounts.slack.redirect_url` set) also reads its app-level token (xapp-…)
+    /// from standard input first
     Connect {
-        /// google, github or linear
+        /// google, github, linear, or slack
         provider: String,
         /// The account's name, which is also its connector's agent name (default
         /// `<provider>-agent` for the first account of a provider)
@@ -54,9 +56,17 @@ pub async fn run(client: &ApiClient, command: AccountsCommand) -> Result<()> {
             Ok(())
         }
         AccountsCommand::Connect { provider, name } => {
+            let app_token = if provider == "slack" {
+                Some(read_line(
+                    "Paste the app-level token (xapp-…), then Enter:",
+                    "app-level token",
+                )?)
+            } else {
+                None
+            };
             let started: SignInStarted = rpc(
                 client,
-                json!({"cmd": "connect_account", "args": {"provider": provider, "name": name}}),
+                json!({"cmd": "connect_account", "args": {"provider": provider, "name": name, "app_token": app_token}}),
             )
             .await?;
             eprintln!(
@@ -152,6 +162,21 @@ fn read_tokens(provider: &str) -> Result<(String, Option<String>)> {
         None
     };
     Ok((token, app))
+}
+
+/// One line from standard input (a token), with a prompt when it is a terminal.
+fn read_line(prompt: &str, what: &str) -> Result<String> {
+    let stdin = std::io::stdin();
+    if stdin.is_terminal() {
+        eprintln!("{prompt}");
+    }
+    let line = stdin
+        .lock()
+        .lines()
+        .next()
+        .with_context(|| format!("no {what} on standard input"))?
+        .context("cannot read standard input")?;
+    Ok(line.trim().to_owned())
 }
 
 fn accounts_table(report: &AccountsReport) -> String {

@@ -79,6 +79,11 @@ pub enum ApiCall {
         #[serde(default)]
         #[ts(optional = nullable)]
         name: Option<String>,
+        /// Slack: the app-level token (`xapp-…`) for Socket Mode, which OAuth cannot give;
+        /// checked before the sign-in starts, kept with the account after it.
+        #[serde(default)]
+        #[ts(as = "Option<String>", optional = nullable)]
+        app_token: Option<Secret>,
     },
     /// Waits for a sign-in to end (for `sekiactl accounts connect`).
     WaitSignIn {
@@ -234,9 +239,11 @@ impl Daemon {
             ApiCall::Settings => json(self.settings().await?),
             ApiCall::SaveSettings(change) => json(self.save_settings(change).await?),
             ApiCall::Accounts => json(self.accounts().await?),
-            ApiCall::ConnectAccount { provider, name } => {
-                json(self.connect_account(&provider, name).await?)
-            }
+            ApiCall::ConnectAccount {
+                provider,
+                name,
+                app_token,
+            } => json(self.connect_account(&provider, name, app_token).await?),
             ApiCall::WaitSignIn { id } => json(self.wait_sign_in(&id).await?),
             ApiCall::CancelSignIn { id } => {
                 self.cancel_sign_in(&id).await?;

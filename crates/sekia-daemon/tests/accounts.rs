@@ -82,7 +82,8 @@ async fn fake_api() -> (String, Api) {
             "/auth.test",
             post(|State(a): State<Api>, h: HeaderMap| async move {
                 a.seen.lock().unwrap().push("POST /auth.test".into());
-                if bearer(&h) == BOT {
+                // BOT, or a bot token from the OAuth server (a JWT there).
+                if bearer(&h) == BOT || bearer(&h).starts_with("ey") {
                     Json(json!({"ok": true, "url": "https://acme.slack.com/", "team": "Acme", "user": "sekia", "team_id": "T1", "user_id": "U1", "bot_id": "B1"}))
                 } else {
                     Json(json!({"ok": false, "error": "invalid_auth"}))
@@ -94,7 +95,8 @@ async fn fake_api() -> (String, Api) {
             post(|State(a): State<Api>, h: HeaderMap| async move {
                 a.seen.lock().unwrap().push("POST /apps.connections.open".into());
                 if bearer(&h) == APP {
-                    Json(json!({"ok": true, "url": "wss://wss.slack.com/link/?ticket=x"}))
+                    // A loopback address nothing listens on: the connector stays off the network.
+                    Json(json!({"ok": true, "url": "ws://127.0.0.1:9/link/?ticket=x"}))
                 } else {
                     Json(json!({"ok": false, "error": "invalid_auth"}))
                 }
@@ -144,6 +146,16 @@ fn config(dir: &std::path::Path, oauth: &str, api: &str) -> Config {
     config.accounts.github = overrides(json!({"client_secret": "client-secret-value"}));
     config.accounts.slack = overrides(json!({}));
     config.accounts.linear = overrides(json!({}));
+    // The accounts' connectors talk to the fake API too, never to the real services.
+    for (name, section) in [
+        ("google-agent", format!("[gmail]\napi_url = \"{api}\"\n")),
+        ("slack-acme", format!("[slack]\napi_url = \"{api}\"\n")),
+        ("slack-agent", format!("[slack]\napi_url = \"{api}\"\n")),
+    ] {
+        config
+            .connectors
+            .insert(name.into(), toml::from_str(&section).unwrap());
+    }
     config
 }
 
@@ -422,4 +434,103 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
         }
     }
     out
+}
+
+/// Slack's OAuth v2 through an HTTPS redirect page the user controls (Slack refuses loopback
+/// redirects): the page forwards the browser to the loopback listener named in `state`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slack_sign_in_through_an_https_redirect_page() {
+    let server = oauth::MockServer::start();
+    let (api_base, _api) = fake_api().await;
+    let tmp = tempfile::tempdir().unwrap();
+    let mut config = config(tmp.path(), &server.base, &api_base);
+    let page = "https://sekia-redirect.example/slack";
+    config.accounts.slack = serde_json::from_value(json!({
+        "auth_url": format!("{}/authorize", server.base),
+        "token_url": format!("{}/token", server.base),
+        "api_url": api_base,
+        "client_id": "sekia-test",
+        "client_secret": "client-secret-value",
+        "redirect_url": page,
+    }))
+    .unwrap();
+    let d = start(config).await;
+    let report = call(&d, json!({"cmd": "accounts"})).await.unwrap();
+    let slack = report["providers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["id"] == "slack")
+        .unwrap()
+        .clone();
+    assert_eq!(slack["sign_in"], true, "{slack}");
+
+    // The app-level token (Socket Mode) cannot come from OAuth: it is asked for and checked.
+    let e = call(
+        &d,
+        json!({"cmd": "connect_account", "args": {"provider": "slack"}}),
+    )
+    .await
+    .unwrap_err();
+    assert!(e.contains("field `app_token`"), "{e}");
+    let e = call(
+        &d,
+        json!({"cmd": "connect_account", "args": {"provider": "slack", "app_token": "xapp-1-wrong-secret"}}),
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        e.contains("field `app_token`") && e.contains("invalid_auth"),
+        "{e}"
+    );
+    assert!(!e.contains("xapp-1-wrong-secret"), "{e}");
+
+    let started = call(
+        &d,
+        json!({"cmd": "connect_account", "args": {"provider": "slack", "app_token": APP}}),
+    )
+    .await
+    .unwrap();
+    let url = started["url"].as_str().unwrap().to_owned();
+    assert!(
+        url.contains("redirect_uri=https%3A%2F%2Fsekia-redirect.example%2Fslack"),
+        "{url}"
+    );
+    assert!(
+        url.contains("scope=app_mentions%3Aread%2Cchannels%3Ahistory"),
+        "{url}"
+    );
+
+    // The OAuth server sends the browser to the HTTPS page...
+    let browser = oauth::browser();
+    let at_page = oauth::redirect_of(&browser, &url).await;
+    assert!(at_page.starts_with(page), "{at_page}");
+    // ...which forwards it, query unchanged, to the loopback port named in `state`.
+    let state = oauth::query_param(&at_page, "state").unwrap();
+    let port = state.split('.').next().unwrap();
+    let query = at_page.split_once('?').unwrap().1;
+    let forwarded = format!("http://127.0.0.1:{port}/callback?{query}");
+    let done = tokio::spawn(async move { browser.get(&forwarded).send().await.unwrap() });
+    let account = call(
+        &d,
+        json!({"cmd": "wait_sign_in", "args": {"id": started["id"]}}),
+    )
+    .await
+    .unwrap();
+    let done = done.await.unwrap();
+    assert_eq!(done.status(), 200);
+    assert_eq!(account["name"], "slack-agent");
+    assert_eq!(account["identity"], "Acme (bot sekia)");
+    assert_eq!(account["kind"], "oauth");
+    assert_eq!(
+        d.slack_app_token("slack-agent")
+            .await
+            .unwrap()
+            .unwrap()
+            .expose(),
+        APP
+    );
+    let codes = server.wait_lines("TOKEN grant_type=authorization_code", 1);
+    assert_eq!(codes.len(), 1, "{codes:?}");
+    d.shutdown().await;
 }

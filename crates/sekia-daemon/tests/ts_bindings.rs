@@ -71,6 +71,7 @@ fn export_results(cfg: &Config) {
     use sekia_store::{Page, StoredCommand, StoredEvent};
     use sekia_workflow::{DryRunReport, Template};
     AgentsResponse::export_all(cfg).unwrap();
+    sekia_protocol::ConfigReloadResponse::export_all(cfg).unwrap();
     WorkflowsReport::export_all(cfg).unwrap();
     api::Reloaded::export_all(cfg).unwrap();
     api::PauseState::export_all(cfg).unwrap();

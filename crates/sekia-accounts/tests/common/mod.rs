@@ -78,6 +78,7 @@ impl MockServer {
             client_id: Some("sekia-test".into()),
             client_secret: None,
             api_url: format!("{}/api", self.base),
+            redirect_url: None,
         }
     }
 

@@ -222,10 +222,11 @@ impl Daemon {
         &self,
         provider: &str,
         name: Option<String>,
+        app_token: Option<Secret>,
     ) -> Result<SignInStarted, DaemonError> {
         let (id, url) = self
             .accounts_service()?
-            .start_sign_in(provider, name)
+            .start_sign_in(provider, name, app_token)
             .await?;
         Ok(SignInStarted { id, url })
     }

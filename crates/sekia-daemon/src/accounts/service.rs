@@ -346,10 +346,7 @@ impl Accounts {
         }
         let name = self.name_for(&provider.id, name, Some(&identity))?;
         if let Some(app) = app_token {
-            let id = AccountId::new(SLACK_APP, &name)?;
-            let store = Arc::clone(&self.store()?.store);
-            let tokens = pasted_tokens(app);
-            blocking(move || store.save(&id, &tokens)).await?;
+            self.save_slack_app_token(&name, app).await?;
         }
         self.remember(
             &provider,
@@ -361,16 +358,47 @@ impl Accounts {
         .await
     }
 
-    /// Starts a browser sign-in; the outcome arrives on the pending entry's watch.
+    /// Keeps a Slack account's app-level token beside its bot token.
+    async fn save_slack_app_token(&self, name: &str, app: &Secret) -> Result<(), DaemonError> {
+        let id = AccountId::new(SLACK_APP, name)?;
+        let store = Arc::clone(&self.store()?.store);
+        let tokens = pasted_tokens(app);
+        blocking(move || store.save(&id, &tokens)).await?;
+        Ok(())
+    }
+
+    /// Starts a browser sign-in; the outcome arrives on the pending entry's watch. Slack's
+    /// sign-in gives the bot token only: its app-level token comes along, checked first.
     pub async fn start_sign_in(
         self: &Arc<Self>,
         provider_id: &str,
         name: Option<String>,
+        app_token: Option<Secret>,
     ) -> Result<(String, String), DaemonError> {
         let provider = self.provider(provider_id)?.clone();
         if let Some(n) = name.as_deref() {
             self.name_for(&provider.id, Some(n), None)?;
         }
+        // (Without browser sign-in, SignIn::start says to paste instead.)
+        let slack =
+            provider.browser_sign_in && provider.pasted == Some(PastedToken::SlackBotAndAppToken);
+        let app_token = match (slack.then_some(provider.pasted).flatten(), app_token) {
+            (Some(kind @ PastedToken::SlackBotAndAppToken), Some(t)) => {
+                sekia_accounts::check_format(kind, "app_token", t.expose())
+                    .map_err(|m| DaemonError::invalid("app_token", m))?;
+                sekia_accounts::identity::check_slack_app_token(&self.http, &provider, &t)
+                    .await
+                    .map_err(|e| field_error("app_token", e))?;
+                Some(t)
+            }
+            (Some(PastedToken::SlackBotAndAppToken), None) => {
+                return Err(DaemonError::invalid(
+                    "app_token",
+                    "Slack needs an app-level token (xapp-…) too, for Socket Mode",
+                ));
+            }
+            _ => None,
+        };
         let sign_in = SignIn::start(
             &provider,
             self.http.clone(),
@@ -410,7 +438,9 @@ impl Accounts {
         let this = Arc::clone(self);
         let flow_id = id.clone();
         tokio::spawn(async move {
-            let outcome = this.finish_sign_in(&provider, name, sign_in).await;
+            let outcome = this
+                .finish_sign_in(&provider, name, sign_in, app_token)
+                .await;
             if let Err(e) = &outcome {
                 tracing::warn!(provider = %provider.id, error = %e, "sign-in failed");
             }
@@ -428,6 +458,7 @@ impl Accounts {
         provider: &Provider,
         name: Option<String>,
         sign_in: SignIn,
+        app_token: Option<Secret>,
     ) -> Result<Record, DaemonError> {
         let tokens = sign_in.finish().await?;
         let scheme = scheme_of(&provider.id, AccountKind::Oauth);
@@ -435,6 +466,9 @@ impl Accounts {
             sekia_accounts::identity::look_up(&self.http, provider, &tokens.access_token, scheme)
                 .await?;
         let name = self.name_for(&provider.id, name.as_deref(), Some(&identity))?;
+        if let Some(app) = &app_token {
+            self.save_slack_app_token(&name, app).await?;
+        }
         self.remember(provider, name, identity, AccountKind::Oauth, tokens)
             .await
     }
