@@ -26,14 +26,18 @@ use sekia_desktop::build_app;
 use sekia_desktop::updates::check::{download, updater_for};
 use sekia_desktop::updates::{Channel, UpdateError, UpdateStatus, Updates};
 use serde_json::{Value, json};
-use tauri::App;
-use tauri::test::{MockRuntime, mock_builder};
+use tauri::ipc::{CallbackFn, InvokeBody};
+use tauri::test::{INVOKE_KEY, MockRuntime, get_ipc_response, mock_builder};
+use tauri::webview::InvokeRequest;
+use tauri::{App, Manager, WebviewWindow, WebviewWindowBuilder};
 use tauri_plugin_updater::Error as PluginError;
 use url::Url;
 
 /// The version tauri.conf.json gives the app under test.
 const CURRENT: &str = "0.1.0";
 const NEWER: &str = "0.2.0";
+/// Where the test feed is asked for, as a user would write it (the plugin fills `{{target}}`).
+const FEED_PATH: &str = "/{{target}}/latest.json";
 
 // --- releases --------------------------------------------------------------------------------
 
@@ -163,7 +167,7 @@ impl Server {
 
     /// The feed the app asks, with the plugin's placeholders.
     fn feed_url(&self) -> Url {
-        Url::parse(&self.url("/{{target}}/latest.json")).unwrap()
+        Url::parse(&self.url(FEED_PATH)).unwrap()
     }
 
     fn requests(&self) -> Vec<String> {
@@ -416,7 +420,7 @@ fn a_signature_without_a_version_or_from_another_key_is_refused() {
 fn updates(server: &Server, dir: &Path) -> Updates {
     Updates::new(
         Some(dir.join("updates.json")),
-        Some(server.feed_url().to_string()),
+        Some(server.url(FEED_PATH)),
         Instant::now(),
     )
 }
@@ -590,6 +594,89 @@ fn the_app_offers_a_found_release_and_shows_the_download() {
         Err(UpdateError::NothingToInstall)
     ));
     assert!(dir.path().join("updates.json").exists());
+}
+
+fn invoke(window: &WebviewWindow<MockRuntime>, cmd: &str, args: Value) -> Result<Value, Value> {
+    get_ipc_response(
+        window,
+        InvokeRequest {
+            cmd: cmd.into(),
+            callback: CallbackFn(0),
+            error: CallbackFn(1),
+            url: "tauri://localhost".parse().unwrap(),
+            body: InvokeBody::Json(args),
+            headers: Default::default(),
+            invoke_key: INVOKE_KEY.to_string(),
+        },
+    )
+    .map(|body| body.deserialize::<Value>().unwrap())
+}
+
+#[test]
+fn the_window_reaches_the_update_commands_and_no_other_window_does() {
+    let key = SigningKey::new();
+    let app = app(&key);
+    let server = Server::start();
+    let (file, artifact) = release_artifact(CURRENT);
+    server.publish(
+        CURRENT,
+        &file,
+        artifact.clone(),
+        &key.sign(&file, &artifact, Some(CURRENT)),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    app.manage(updates(&server, dir.path()));
+    let window = WebviewWindowBuilder::new(&app, "main", Default::default())
+        .build()
+        .unwrap();
+
+    // What the Settings page loads, checks, saves and installs, as the UI's backend calls it.
+    let info = invoke(&window, "updates", json!({})).unwrap();
+    assert_eq!(
+        info["status"],
+        json!({"state": "up_to_date", "checked_at": null, "error": null})
+    );
+    assert_eq!(info["current_version"], CURRENT);
+    assert_eq!(info["channel"], "stable");
+    assert_eq!(info["check_automatically"], true);
+    assert_eq!(info["feed"], server.url(FEED_PATH));
+    let checked = invoke(&window, "check_for_updates", json!({})).unwrap();
+    assert_eq!(checked["status"]["state"], "up_to_date");
+    assert!(
+        checked["status"]["checked_at"].as_u64().is_some(),
+        "{checked}"
+    );
+    let saved = invoke(
+        &window,
+        "set_update_settings",
+        json!({"channel": "beta", "checkAutomatically": false}),
+    )
+    .unwrap();
+    assert_eq!(saved["channel"], "beta");
+    assert_eq!(saved["check_automatically"], false);
+    let file = std::fs::read_to_string(dir.path().join("updates.json")).unwrap();
+    assert!(file.contains("\"check_automatically\": false"), "{file}");
+    let err = invoke(&window, "install_update", json!({})).unwrap_err();
+    assert!(
+        err.as_str().unwrap().contains("no update to install"),
+        "{err}"
+    );
+
+    let other = WebviewWindowBuilder::new(&app, "other", Default::default())
+        .build()
+        .unwrap();
+    for cmd in [
+        "updates",
+        "check_for_updates",
+        "install_update",
+        "set_update_settings",
+    ] {
+        let err = invoke(&other, cmd, json!({})).unwrap_err();
+        assert!(
+            err.as_str().unwrap().contains("not allowed"),
+            "{cmd}: {err}"
+        );
+    }
 }
 
 #[test]

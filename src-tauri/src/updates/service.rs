@@ -175,7 +175,7 @@ impl Updates {
         now: Instant,
     ) -> Result<UpdateStatus, UpdateError> {
         // Decided under the lock, acted on after it (no lock is held across an await).
-        let before = {
+        let start = {
             let mut schedule = lock(&self.schedule);
             let before = self.status();
             let busy = matches!(
@@ -187,20 +187,25 @@ impl Updates {
             if busy && started {
                 schedule.finish();
             }
-            if busy || !started {
-                Err((busy, before))
+            if busy {
+                Start::Installing(before)
+            } else if !started {
+                Start::NotNow(before)
             } else {
                 // Set under the lock, so a request that finds the check running also finds
                 // `Checking` and waits for its result.
                 self.set_status(UpdateStatus::Checking);
-                Ok(before)
+                Start::Started(before)
             }
         };
-        let before = match (before, trigger) {
-            (Ok(before), _) => before,
-            (Err((true, _)), Trigger::Manual) => return Err(UpdateError::Busy),
-            (Err((false, _)), Trigger::Manual) => return Ok(self.running_check_result().await),
-            (Err((_, before)), Trigger::Automatic) => return Ok(before),
+        let before = match (start, trigger) {
+            (Start::Started(before), _) => before,
+            (Start::Installing(_), Trigger::Manual) => return Err(UpdateError::Busy),
+            // A check is running: the user gets its answer.
+            (Start::NotNow(_), Trigger::Manual) => return Ok(self.running_check_result().await),
+            (Start::Installing(before) | Start::NotNow(before), Trigger::Automatic) => {
+                return Ok(before);
+            }
         };
         let found = match self.settings().feed(self.env_endpoint.as_deref()) {
             Ok(feed) => super::check::check(app, feed).await,
@@ -364,6 +369,16 @@ impl Updates {
         app.request_restart();
         Ok(())
     }
+}
+
+/// Whether a check may start, with the status before it.
+#[cfg(feature = "updater")]
+enum Start {
+    Started(UpdateStatus),
+    /// Not due (automatic), or another check is running.
+    NotNow(UpdateStatus),
+    /// An update is being downloaded or installed.
+    Installing(UpdateStatus),
 }
 
 #[cfg(feature = "updater")]
