@@ -154,12 +154,16 @@ async fn connect(section: &NatsSection, name: &str) -> Result<Arc<dyn Bus>, Conn
 
 /// What the runner needs of each kind of connector: how to read its file and start it.
 trait Kind {
-    type File: Clone + Send + Sync + 'static;
+    type File: DeserializeOwned + Default + Clone + Send + Sync + 'static;
+    /// `github`, …: the subcommand and the config file's name (`sekia-<kind>[-<name>].toml`).
+    const KIND: &'static str;
     /// sekia's default instance name (`github-agent`).
     const DEFAULT_NAME: &'static str;
-    /// The file (or defaults), the environment's overrides and `--nats`, checked.
-    fn load(args: &Common) -> Result<Self::File, ConnectorError>;
-    fn nats(file: &Self::File) -> &NatsSection;
+    /// The environment's overrides (sekia's variables).
+    fn apply_env(file: &mut Self::File);
+    fn nats(file: &mut Self::File) -> &mut NatsSection;
+    /// What the agent cannot start without, named with its key and variable.
+    fn check(file: &Self::File) -> Result<(), ConnectorError>;
     async fn start(
         name: String,
         bus: Arc<dyn Bus>,
@@ -167,17 +171,28 @@ trait Kind {
     ) -> Result<RunningAgent, ConnectorError>;
 }
 
+/// The agent's file (or defaults), the environment's overrides and `--nats`, checked.
+fn load<K: Kind>(args: &Common) -> Result<K::File, ConnectorError> {
+    let mut file: K::File = load_file(K::KIND, args)?;
+    K::apply_env(&mut file);
+    if let Some(url) = &args.nats {
+        K::nats(&mut file).url = url.clone();
+    }
+    K::check(&file)?;
+    Ok(file)
+}
+
 /// Runs one agent until SIGINT/SIGTERM, then stops it and closes the bus. A config reload
 /// (`sekia.config.reload`, or `sekia.config.reload.<name>`) reads the file again and restarts
 /// the agent with it; a file that does not load, or settings the agent cannot start with, leave
 /// it running as it was. The NATS connection itself is kept: `nats.*` changes need a restart.
 async fn run<K: Kind>(args: Common) -> Result<(), ConnectorError> {
-    let file = K::load(&args)?;
+    let mut file = load::<K>(&args)?;
     let name = args
         .name
         .clone()
         .unwrap_or_else(|| K::DEFAULT_NAME.to_owned());
-    let bus = connect(K::nats(&file), &name).await?;
+    let bus = connect(K::nats(&mut file), &name).await?;
     let mut reloads = reload_requests(bus.as_ref(), &name).await?;
     let mut current = file.clone();
     let mut agent = K::start(name.clone(), bus.clone(), file).await?;
@@ -187,7 +202,7 @@ async fn run<K: Kind>(args: Common) -> Result<(), ConnectorError> {
         tokio::select! {
             () = &mut signal => break,
             Some(_) = reloads.next() => {
-                let fresh = match K::load(&args) {
+                let fresh = match load::<K>(&args) {
                     Ok(f) => f,
                     Err(e) => {
                         tracing::error!(error = %e, "config reload: the file does not load; running on with the old settings");
@@ -251,24 +266,24 @@ async fn wait_for_signal() {
 struct GithubKind;
 
 impl Kind for GithubKind {
+    const KIND: &'static str = "github";
     type File = GithubFileConfig;
     const DEFAULT_NAME: &'static str = github::DEFAULT_NAME;
 
-    fn load(args: &Common) -> Result<Self::File, ConnectorError> {
-        let mut file: GithubFileConfig = load_file("github", args)?;
+    fn apply_env(file: &mut Self::File) {
         file.apply_env(&process_env);
-        if let Some(url) = &args.nats {
-            file.nats.url = url.clone();
-        }
+    }
+
+    fn nats(file: &mut Self::File) -> &mut NatsSection {
+        &mut file.nats
+    }
+
+    fn check(file: &Self::File) -> Result<(), ConnectorError> {
         require(
             &file.agent.github.token,
             "github.token is required (or set GITHUB_TOKEN)",
         )?;
-        Ok(file)
-    }
-
-    fn nats(file: &Self::File) -> &NatsSection {
-        &file.nats
+        Ok(())
     }
 
     async fn start(
@@ -298,15 +313,19 @@ impl Kind for GithubKind {
 struct SlackKind;
 
 impl Kind for SlackKind {
+    const KIND: &'static str = "slack";
     type File = slack::SlackFileConfig;
     const DEFAULT_NAME: &'static str = slack::DEFAULT_NAME;
 
-    fn load(args: &Common) -> Result<Self::File, ConnectorError> {
-        let mut file: slack::SlackFileConfig = load_file("slack", args)?;
+    fn apply_env(file: &mut Self::File) {
         file.apply_env(&process_env);
-        if let Some(url) = &args.nats {
-            file.nats.url = url.clone();
-        }
+    }
+
+    fn nats(file: &mut Self::File) -> &mut NatsSection {
+        &mut file.nats
+    }
+
+    fn check(file: &Self::File) -> Result<(), ConnectorError> {
         require(
             &file.agent.slack.bot_token,
             "slack.bot_token is required (or set SLACK_BOT_TOKEN)",
@@ -315,11 +334,7 @@ impl Kind for SlackKind {
             &file.agent.slack.app_token,
             "slack.app_token is required for Socket Mode (or set SLACK_APP_TOKEN)",
         )?;
-        Ok(file)
-    }
-
-    fn nats(file: &Self::File) -> &NatsSection {
-        &file.nats
+        Ok(())
     }
 
     async fn start(
@@ -347,24 +362,24 @@ impl Kind for SlackKind {
 struct LinearKind;
 
 impl Kind for LinearKind {
+    const KIND: &'static str = "linear";
     type File = linear::LinearFileConfig;
     const DEFAULT_NAME: &'static str = linear::DEFAULT_NAME;
 
-    fn load(args: &Common) -> Result<Self::File, ConnectorError> {
-        let mut file: linear::LinearFileConfig = load_file("linear", args)?;
+    fn apply_env(file: &mut Self::File) {
         file.apply_env(&process_env);
-        if let Some(url) = &args.nats {
-            file.nats.url = url.clone();
-        }
+    }
+
+    fn nats(file: &mut Self::File) -> &mut NatsSection {
+        &mut file.nats
+    }
+
+    fn check(file: &Self::File) -> Result<(), ConnectorError> {
         require(
             &file.agent.linear.api_key,
             "linear.api_key is required (or set LINEAR_API_KEY)",
         )?;
-        Ok(file)
-    }
-
-    fn nats(file: &Self::File) -> &NatsSection {
-        &file.nats
+        Ok(())
     }
 
     async fn start(
@@ -392,24 +407,24 @@ impl Kind for LinearKind {
 struct GoogleKind;
 
 impl Kind for GoogleKind {
+    const KIND: &'static str = "google";
     type File = google::GoogleFileConfig;
     const DEFAULT_NAME: &'static str = google::DEFAULT_NAME;
 
-    fn load(args: &Common) -> Result<Self::File, ConnectorError> {
-        let mut file: google::GoogleFileConfig = load_file("google", args)?;
+    fn apply_env(file: &mut Self::File) {
         file.apply_env(&process_env);
-        if let Some(url) = &args.nats {
-            file.nats.url = url.clone();
-        }
+    }
+
+    fn nats(file: &mut Self::File) -> &mut NatsSection {
+        &mut file.nats
+    }
+
+    fn check(file: &Self::File) -> Result<(), ConnectorError> {
         // A fixed access token, or sekia's token file refreshed with the OAuth client.
         if file.google.access_token.is_empty() {
             google_provider(&file.google)?;
         }
-        Ok(file)
-    }
-
-    fn nats(file: &Self::File) -> &NatsSection {
-        &file.nats
+        Ok(())
     }
 
     async fn start(
@@ -494,8 +509,7 @@ fn google_tokens(
 /// `sekia-agent google auth`: the browser sign-in (PKCE, loopback redirect on
 /// `google.auth_port`), then the token written to `google.token_path` (0600).
 async fn google_auth(args: Common) -> Result<(), ConnectorError> {
-    let mut file: google::GoogleFileConfig = load_file("google", &args)?;
-    file.apply_env(&process_env);
+    let file = load::<GoogleKind>(&args)?;
     let provider = google_provider(&file.google)?;
     let account = |e: sekia_accounts::AccountError| ConnectorError::config(e.to_string());
     let sign_in = sekia_accounts::SignIn::start(
