@@ -4,7 +4,8 @@
 //! `cargo bench -p sekia-store --bench store`. Sizes by env var:
 //! `SEKIA_BENCH_EVENTS` (default 1,000,000), `SEKIA_BENCH_BATCH` (rows per
 //! transaction, default 10,000), `SEKIA_BENCH_QUERIES` (per query kind,
-//! default 200), `SEKIA_BENCH_DIR` (where the databases go; default a temp dir).
+//! default 200), `SEKIA_BENCH_DIR` (where the databases go; default a temp dir),
+//! `SEKIA_BENCH_CHUNK` (rows per indexing transaction; default the store's).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -103,6 +104,77 @@ fn id_hash(i: u64) -> u64 {
     x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
     x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
     x ^ (x >> 31)
+}
+
+/// CPU time so far per thread name (Linux; empty elsewhere), to show where a
+/// run's time went: the writer, the indexer and the runtime's workers.
+fn thread_cpu() -> std::collections::BTreeMap<String, Duration> {
+    let mut by_name = std::collections::BTreeMap::new();
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return by_name;
+    };
+    for task in tasks.flatten() {
+        let name = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default();
+        let ns = std::fs::read_to_string(task.path().join("schedstat"))
+            .ok()
+            .and_then(|s| s.split_whitespace().next()?.parse::<u64>().ok())
+            .unwrap_or(0);
+        *by_name
+            .entry(name.trim().to_owned())
+            .or_insert(Duration::ZERO) += Duration::from_nanos(ns);
+    }
+    by_name
+}
+
+/// Busy time of the whole machine so far (all CPUs, from /proc/stat; zero
+/// elsewhere), to tell how much of it other processes took during a run.
+fn machine_busy() -> Duration {
+    let Ok(stat) = std::fs::read_to_string("/proc/stat") else {
+        return Duration::ZERO;
+    };
+    let Some(cpu) = stat.lines().next() else {
+        return Duration::ZERO;
+    };
+    // user nice system idle iowait irq softirq steal …, in clock ticks (100/s).
+    let f: Vec<u64> = cpu
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|v| v.parse().ok())
+        .collect();
+    let busy: u64 = f
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i != 3 && *i != 4)
+        .take(6)
+        .map(|(_, v)| v)
+        .sum();
+    Duration::from_millis(busy * 10)
+}
+
+/// "others X.X cores": what other processes kept busy on average since
+/// `since` (machine busy time minus this process's CPU time).
+fn others_line(since: (Instant, Duration, Duration)) -> String {
+    let (at, machine, mine) = since;
+    let wall = at.elapsed().as_secs_f64();
+    let own: Duration = thread_cpu().values().sum();
+    let others = machine_busy()
+        .saturating_sub(machine)
+        .saturating_sub(own.saturating_sub(mine));
+    format!(
+        "other processes kept {:.1} cores busy",
+        others.as_secs_f64() / wall
+    )
+}
+
+fn cpu_line(from: &std::collections::BTreeMap<String, Duration>) -> String {
+    thread_cpu()
+        .into_iter()
+        .filter_map(|(name, t)| {
+            let d = t.saturating_sub(from.get(&name).copied().unwrap_or_default());
+            (d >= Duration::from_millis(50)).then(|| format!("{name} {:.1}s", d.as_secs_f64()))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn percentile(mut v: Vec<Duration>, p: f64) -> Duration {
@@ -205,6 +277,9 @@ fn main() {
         let mut config = StoreConfig::new(&path);
         config.max_events = u64::MAX;
         config.batch_max_rows = batch;
+        if let Ok(chunk) = std::env::var("SEKIA_BENCH_CHUNK") {
+            config.fts_chunk_rows = chunk.parse().expect("SEKIA_BENCH_CHUNK is a row count");
+        }
         let store = Store::open(config, Arc::new(SystemClock)).unwrap();
         let bus = LocalBus::new();
         store.attach(&bus).await.unwrap();
@@ -216,7 +291,9 @@ fn main() {
                 (format!("sekia.events.{source}"), Bytes::from(envelope))
             })
             .collect();
+        let cpu_at_start = thread_cpu();
         let started = Instant::now();
+        let machine_at_start = (started, machine_busy(), cpu_at_start.values().sum());
         let publisher = tokio::spawn(async move {
             for (subject, body) in messages {
                 bus.publish(&subject, body).await.unwrap();
@@ -226,6 +303,7 @@ fn main() {
         let _bus = publisher.await.unwrap();
         store.wait_written(n).await.unwrap();
         let ingest = started.elapsed();
+        let cpu_ingest = format!("{}; {}", cpu_line(&cpu_at_start), others_line(machine_at_start));
         let at_burst_end = store.stats().progress;
         store.wait_indexed(at_burst_end.last_event_seq).await.unwrap();
         let caught_up = started.elapsed();
@@ -242,6 +320,12 @@ fn main() {
             at_burst_end.last_event_seq,
             caught_up - ingest,
             caught_up
+        );
+        println!("          CPU during the burst: {cpu_ingest}");
+        println!(
+            "          CPU until caught up:  {}; {}",
+            cpu_line(&cpu_at_start),
+            others_line(machine_at_start)
         );
         store.close().await.unwrap();
     });
