@@ -11,9 +11,9 @@
 //!   failed, and `dropped` stays 0 on a LocalBus.
 //! - **One writer thread, batched.** Up to `batch_max_rows` rows per
 //!   transaction, never waiting to fill a batch.
-//! - **Full-text search behind ingest.** FTS5 is filled in bulk chunks by the
-//!   writer when ingest is idle (or lags too far); [`Progress::indexed_upto`]
-//!   says how far it is.
+//! - **Full-text search behind ingest.** FTS5, in its own file, is filled in
+//!   bulk chunks by an indexer thread while the writer ingests;
+//!   [`Progress::indexed_upto`] says how far it is.
 //! - **Retention** by count and age in small background batches.
 //! - **Live**: committed events on a broadcast ([`Store::subscribe_live`]).
 //!
@@ -25,6 +25,7 @@ mod error;
 mod forwarder;
 mod fsperm;
 mod fts;
+mod indexer;
 mod ingest;
 mod query;
 mod records;

@@ -33,8 +33,9 @@ const COMMAND_COLUMNS: &str = "seq, subject, agent, command, source, signature, 
      outcome_duration_ms, outcome_at";
 
 impl Reader {
-    /// Opens a read-only connection to an existing store database (open the
-    /// [`crate::Store`] first: it creates and migrates the file).
+    /// Opens a read-only connection to an existing store database and its
+    /// search index (open the [`crate::Store`] first: it creates and migrates
+    /// the file and creates the index).
     pub fn open(path: &Path) -> Result<Self> {
         let conn = Connection::open_with_flags(
             path,
@@ -43,10 +44,12 @@ impl Reader {
         .ctx(|| format!("open {} for reading", path.display()))?;
         conn.busy_timeout(std::time::Duration::from_secs(10))
             .ctx(|| format!("configure {} for reading", path.display()))?;
+        fts::attach(&conn, path)?;
         Ok(Self { conn })
     }
 
     /// The raw connection, for diagnostics (`PRAGMA integrity_check`, tests).
+    /// The search index shards are attached as `idx0`, `idx1`.
     pub fn connection(&self) -> &Connection {
         &self.conn
     }
@@ -56,15 +59,12 @@ impl Reader {
         let limit = page_limit(q.limit)?;
         let mut args: Vec<Value> = Vec::new();
         let mut conds: Vec<String> = Vec::new();
-        let from = if let Some(text) = q.q.as_deref() {
+        if let Some(text) = q.q.as_deref() {
             args.push(Value::Text(fts::match_expr(text)?));
             conds.push(format!("events_fts MATCH ?{}", args.len()));
-            "events_fts f JOIN events e ON e.seq = f.rowid"
-        } else {
-            "events e"
-        };
+        }
         // With full-text search the ordering and cursor are on the index's
-        // rowid so SQLite walks the index backwards and stops after a page.
+        // rowid so SQLite walks each shard backwards and stops after a page.
         let seq_col = if q.q.is_some() { "f.rowid" } else { "e.seq" };
         if let Some(c) = &q.cursor {
             args.push(Value::Integer(cursor::decode(CursorKind::Events, c)?));
@@ -87,11 +87,31 @@ impl Reader {
             conds.push(format!("e.timestamp < ?{}", args.len()));
         }
         args.push(Value::Integer(limit as i64 + 1));
-        let sql = format!(
-            "SELECT {EVENT_COLUMNS} FROM {from} {} ORDER BY {seq_col} DESC LIMIT ?{}",
-            where_clause(&conds),
-            args.len()
-        );
+        let limit_arg = args.len();
+        let select = |from: &str| {
+            format!(
+                "SELECT {EVENT_COLUMNS} FROM {from} {} ORDER BY {seq_col} DESC LIMIT ?{limit_arg}",
+                where_clause(&conds)
+            )
+        };
+        let sql = if q.q.is_some() {
+            // A page from every shard (each stops after one page), merged.
+            let arms: Vec<String> = (0..fts::SHARDS)
+                .map(|s| {
+                    let from = format!(
+                        "{}.events_fts f JOIN events e ON e.seq = f.rowid",
+                        fts::schema(s)
+                    );
+                    format!("SELECT * FROM ({})", select(&from))
+                })
+                .collect();
+            format!(
+                "{} ORDER BY 1 DESC LIMIT ?{limit_arg}",
+                arms.join(" UNION ALL ")
+            )
+        } else {
+            select("events e")
+        };
         let items = self.collect(&sql, args, event_row, "list events")?;
         Ok(page(items, limit, |e| e.seq, CursorKind::Events))
     }
@@ -111,8 +131,9 @@ impl Reader {
     }
 
     /// The newest event with this id (a re-published id can occur twice).
-    /// Indexed rows are found through `event_ids`; the unindexed tail
-    /// (`seq > indexed_upto`, short except right after a burst) is scanned.
+    /// Indexed rows are found through the id tokens in the search index; the
+    /// unindexed tail (`seq > indexed_upto`, short except right after a
+    /// burst) is scanned.
     pub fn get_event(&self, id: &str) -> Result<Option<StoredEvent>> {
         let upto = fts::indexed_upto(&self.conn)?;
         let tail = format!(
@@ -127,15 +148,23 @@ impl Reader {
         if found.is_some() {
             return Ok(found);
         }
+        let candidates: Vec<String> = (0..fts::SHARDS)
+            .map(|s| {
+                format!(
+                    "SELECT rowid FROM {}.events_fts WHERE events_fts MATCH ?1",
+                    fts::schema(s)
+                )
+            })
+            .collect();
         let indexed = format!(
-            "SELECT {EVENT_COLUMNS} FROM events e WHERE e.seq IN \
-             (SELECT seq FROM event_ids WHERE id_hash = ?1) AND e.id = ?2 \
-             ORDER BY e.seq DESC LIMIT 1"
+            "SELECT {EVENT_COLUMNS} FROM events e WHERE e.seq IN ({}) AND e.id = ?2 \
+             ORDER BY e.seq DESC LIMIT 1",
+            candidates.join(" UNION ALL ")
         );
         self.conn
             .prepare_cached(&indexed)
             .and_then(|mut s| {
-                s.query_row(params![fts::id_hash(id), id], event_row)
+                s.query_row(params![fts::id_match(id), id], event_row)
                     .optional()
             })
             .ctx(|| format!("get event {id}"))

@@ -5,7 +5,8 @@
 //! is worked off in transactions of at most `retention_batch` rows without
 //! ever holding the write lock long. Rows are deleted oldest-seq first; age is
 //! judged on `received_at`, which the writer stamps in seq order, so the
-//! expired rows are always a prefix of the table.
+//! expired rows are always a prefix of the table — which is also what lets
+//! the indexer prune the search index by seq alone.
 
 use rusqlite::{Connection, params};
 
@@ -79,28 +80,8 @@ pub(crate) fn run_batch(
         .transaction()
         .ctx(|| format!("begin retention of {name}"))?;
     if table == Table::Events {
-        tx.prepare_cached("DELETE FROM events_fts WHERE rowid >= ?1 AND rowid <= ?2")
-            .and_then(|mut s| s.execute(params![first, last]))
-            .ctx(|| "delete expired events from the full-text index".into())?;
-        let ids: Vec<(i64, String)> = {
-            let mut stmt = tx
-                .prepare_cached("SELECT seq, id FROM events WHERE seq >= ?1 AND seq <= ?2")
-                .ctx(|| "prepare the scan of expired event ids".into())?;
-            let rows = stmt
-                .query_map(params![first, last], |r| Ok((r.get(0)?, r.get(1)?)))
-                .ctx(|| "scan expired event ids".into())?;
-            rows.collect::<rusqlite::Result<_>>()
-                .ctx(|| "scan expired event ids".into())?
-        };
-        {
-            let mut stmt = tx
-                .prepare_cached("DELETE FROM event_ids WHERE id_hash = ?1 AND seq = ?2")
-                .ctx(|| "prepare the id index delete".into())?;
-            for (seq, id) in &ids {
-                stmt.execute(params![crate::fts::id_hash(id), seq])
-                    .ctx(|| format!("drop expired event {seq} from the id index"))?;
-            }
-        }
+        // The search index (another file) is pruned by the indexer once the
+        // rows are gone; until then searches skip them in the join.
         tx.prepare_cached(
             "DELETE FROM replays WHERE event_id IN
              (SELECT id FROM events WHERE seq >= ?1 AND seq <= ?2)",

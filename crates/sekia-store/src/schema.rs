@@ -105,6 +105,18 @@ const MIGRATIONS: &[&str] = &[
     INSERT INTO events_fts(events_fts, rank) VALUES ('hashsize', 33554432);
     UPDATE meta SET value = 0 WHERE key = 'indexed_upto';
     "#,
+    // 4: the search index moves to its own file (`<file>-index`, see
+    // `fts.rs`), written by an indexer thread on its own connection so that
+    // indexing no longer waits for this file's write lock and runs while
+    // ingest does. The ids are indexed there as FTS tokens, replacing
+    // `event_ids`. The new index is built from the events behind ingest like
+    // any unindexed tail; `index_key` ties an index file to this database.
+    r#"
+    DROP TABLE events_fts;
+    DROP TABLE event_ids;
+    DELETE FROM meta WHERE key = 'indexed_upto';
+    INSERT INTO meta(key, value) VALUES ('index_key', random());
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -13,15 +13,19 @@ use sekia_protocol::subjects::{COMMANDS_ALL, EVENTS_ALL};
 use crate::config::StoreConfig;
 use crate::error::{Result, StoreError};
 use crate::forwarder::{Forwarder, Kind};
+use crate::indexer::{self, Indexer};
 use crate::ingest::Inbound;
 use crate::query::Reader;
 use crate::records::{CommandQuery, EventQuery, Page, StoredCommand, StoredEvent};
 use crate::stats::{Counters, Progress, StoreStats};
 use crate::writer::{self, Writer};
-use crate::{fsperm, schema};
+use crate::{fsperm, fts, schema};
 
 /// Read connections kept for reuse.
 const READER_POOL: usize = 4;
+
+/// Page cache of an indexer's connection for the database it reads, in KiB.
+const INDEXER_DB_CACHE_KIB: u32 = 8 * 1024;
 
 /// The event store: cheap to clone, all clones share one writer.
 #[derive(Clone)]
@@ -37,6 +41,7 @@ struct Inner {
     live: broadcast::Sender<Arc<StoredEvent>>,
     readers: Mutex<Vec<Reader>>,
     writer: Mutex<Option<std::thread::JoinHandle<()>>>,
+    indexers: Mutex<Vec<std::thread::JoinHandle<()>>>,
     forwarders: Mutex<Vec<JoinHandle<()>>>,
     stop: watch::Sender<bool>,
 }
@@ -51,17 +56,35 @@ impl std::fmt::Debug for Store {
 }
 
 impl Store {
-    /// Creates or opens the database (folder 0700, file 0600), migrates it
-    /// forward, and starts the writer thread. Must be called inside a tokio
-    /// runtime. Nothing is ingested until [`Store::attach`].
+    /// Creates or opens the database (folder 0700, file 0600) and its search
+    /// index (`<file>-index0`, `<file>-index1`, 0600), migrates the database
+    /// forward, and starts the writer and indexer threads. Must be called
+    /// inside a tokio runtime. Nothing is ingested until [`Store::attach`].
     pub fn open(config: StoreConfig, clock: Arc<dyn Clock>) -> Result<Self> {
         config.validate()?;
         let handle = tokio::runtime::Handle::try_current().map_err(|_| StoreError::NoRuntime)?;
         fsperm::prepare_db_file(&config.path)?;
         let mut conn = schema::open_connection(&config.path, config.cache_kib)?;
         schema::migrate(&mut conn, &config.path)?;
-        let (progress, event_rows, command_rows) = writer::initial_state(&conn)?;
-        let (progress_tx, progress_rx) = watch::channel(progress);
+        // Each indexer only reads the database: a small cache there, a big
+        // one for the index shard it writes.
+        let mut shards = Vec::with_capacity(fts::SHARDS);
+        for shard in 0..fts::SHARDS {
+            let mut index_conn = schema::open_connection(&config.path, INDEXER_DB_CACHE_KIB)?;
+            let state = fts::prepare(
+                &mut index_conn,
+                &config.path,
+                shard,
+                config.cache_kib / fts::SHARDS as u32,
+            )?;
+            shards.push((index_conn, state));
+        }
+        let states: Vec<fts::IndexState> = shards.iter().map(|(_, s)| *s).collect();
+        let shared = Arc::new(indexer::Shared::new(&states));
+        let (progress, event_rows, command_rows) =
+            writer::initial_state(&conn, shared.indexed_upto())?;
+        let progress_tx = Arc::new(watch::Sender::new(progress));
+        let progress_rx = progress_tx.subscribe();
         let (live, _) = broadcast::channel(config.live_capacity);
         let (tx, rx) = mpsc::channel(config.inbox_capacity);
         let counters = Arc::new(Counters::default());
@@ -70,19 +93,40 @@ impl Store {
             config: config.clone(),
             clock,
             counters: counters.clone(),
-            progress_tx,
+            progress_tx: progress_tx.clone(),
+            indexers: shared.clone(),
             live: live.clone(),
             rx,
-            handle,
+            handle: handle.clone(),
             progress,
             event_rows,
             command_rows,
         };
+        let (stop, _) = watch::channel(false);
+        let indexers: Vec<Indexer> = shards
+            .into_iter()
+            .map(|(conn, state)| Indexer {
+                conn,
+                state,
+                chunk: config.fts_chunk_rows,
+                shared: shared.clone(),
+                progress_tx: progress_tx.clone(),
+                stop: stop.subscribe(),
+                handle: handle.clone(),
+            })
+            .collect();
         let thread = std::thread::Builder::new()
             .name("sekia-store-writer".into())
             .spawn(move || w.run())
             .map_err(|e| StoreError::Task(format!("cannot start the writer thread: {e}")))?;
-        let (stop, _) = watch::channel(false);
+        let mut indexer_threads = Vec::with_capacity(indexers.len());
+        for (shard, indexer) in indexers.into_iter().enumerate() {
+            let t = std::thread::Builder::new()
+                .name(format!("sekia-store-index{shard}"))
+                .spawn(move || indexer.run())
+                .map_err(|e| StoreError::Task(format!("cannot start an indexer thread: {e}")))?;
+            indexer_threads.push(t);
+        }
         Ok(Self {
             inner: Arc::new(Inner {
                 config,
@@ -92,6 +136,7 @@ impl Store {
                 live,
                 readers: Mutex::new(Vec::new()),
                 writer: Mutex::new(Some(thread)),
+                indexers: Mutex::new(indexer_threads),
                 forwarders: Mutex::new(Vec::new()),
                 stop,
             }),
@@ -236,8 +281,10 @@ impl Store {
     }
 
     /// Stops ingest: the forwarders pass on what their subscriptions already
-    /// hold, the writer commits everything queued, and its thread ends. Close
-    /// the bus first if you want everything still in flight on it stored.
+    /// hold, the writer commits everything queued, and its thread ends; the
+    /// indexers stop after their current chunk (the next open resumes where it
+    /// stopped). Close the bus first if you want everything still in flight
+    /// on it stored.
     pub async fn close(&self) -> Result<()> {
         self.inner.stop.send_replace(true);
         let tasks: Vec<JoinHandle<()>> = lock(&self.inner.forwarders).drain(..).collect();
@@ -245,12 +292,17 @@ impl Store {
             t.await.map_err(|e| StoreError::Task(e.to_string()))?;
         }
         drop(lock(&self.inner.tx).take());
-        let thread = lock(&self.inner.writer).take();
-        if let Some(thread) = thread {
+        let writer = lock(&self.inner.writer).take();
+        let indexers: Vec<_> = lock(&self.inner.indexers).drain(..).collect();
+        for (thread, name) in writer
+            .into_iter()
+            .map(|t| (t, "writer"))
+            .chain(indexers.into_iter().map(|t| (t, "indexer")))
+        {
             tokio::task::spawn_blocking(move || thread.join())
                 .await
                 .map_err(|e| StoreError::Task(e.to_string()))?
-                .map_err(|_| StoreError::Task("the writer thread panicked".into()))?;
+                .map_err(|_| StoreError::Task(format!("the {name} thread panicked")))?;
         }
         Ok(())
     }

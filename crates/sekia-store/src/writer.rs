@@ -3,10 +3,12 @@
 //! It takes whatever the forwarders have queued (up to `batch_max_rows`) and
 //! commits it in one transaction — it never waits to fill a batch, so under
 //! light load each event is committed at once and under a burst batches grow
-//! by themselves. Between batches, and only when it does not delay ingest
-//! much, it indexes a chunk for full-text search and runs a retention batch.
-//! After each commit it publishes [`Progress`] and the new events on the
-//! live broadcast.
+//! by themselves. Between batches it runs a retention batch when one is due.
+//! After each commit it publishes [`Progress`] (which wakes the indexer
+//! threads, see [`crate::indexer`]) and the new events on the live
+//! broadcast. When the search index lags by more than `fts_max_lag` events
+//! it waits for the indexers before committing more, so a sustained flood cannot leave
+//! search arbitrarily far behind.
 //!
 //! A thread rather than a tokio task because every step blocks in SQLite; it
 //! waits for work through the runtime handle so that the forwarders can hand
@@ -24,7 +26,7 @@ use sekia_protocol::clock::Clock;
 
 use crate::config::StoreConfig;
 use crate::error::{Result, SqlContext};
-use crate::fts;
+use crate::indexer::{self, BUSY_ROWS, BUSY_WINDOW};
 use crate::ingest::{Inbound, NewCommand, NewEvent, OutcomeUpdate};
 use crate::records::StoredEvent;
 use crate::retention::{self, Limits, Table};
@@ -36,7 +38,8 @@ pub(crate) struct Writer {
     pub config: StoreConfig,
     pub clock: Arc<dyn Clock>,
     pub counters: Arc<Counters>,
-    pub progress_tx: watch::Sender<Progress>,
+    pub progress_tx: Arc<watch::Sender<Progress>>,
+    pub indexers: Arc<indexer::Shared>,
     pub live: broadcast::Sender<Arc<StoredEvent>>,
     pub rx: mpsc::Receiver<Inbound>,
     pub handle: Handle,
@@ -45,8 +48,9 @@ pub(crate) struct Writer {
     pub command_rows: u64,
 }
 
-/// Reads where a reopened database stands.
-pub(crate) fn initial_state(conn: &Connection) -> Result<(Progress, u64, u64)> {
+/// Reads where a reopened database stands (`indexed_upto` comes from the
+/// search index).
+pub(crate) fn initial_state(conn: &Connection, indexed_upto: i64) -> Result<(Progress, u64, u64)> {
     // Seqs are assigned by the writer, never reused: the high-water mark in
     // `meta` survives even when retention has deleted every row.
     let last = |table: &str| -> Result<(i64, u64)> {
@@ -66,7 +70,7 @@ pub(crate) fn initial_state(conn: &Connection) -> Result<(Progress, u64, u64)> {
     let progress = Progress {
         last_event_seq,
         last_command_seq,
-        indexed_upto: fts::indexed_upto(conn)?,
+        indexed_upto,
         written: 0,
     };
     Ok((progress, event_rows, command_rows))
@@ -77,9 +81,11 @@ impl Writer {
     pub(crate) fn run(mut self) {
         let mut batch = Vec::with_capacity(self.config.batch_max_rows.min(65_536));
         let mut next_retention = Instant::now();
+        let mut progress = self.progress_tx.subscribe();
+        let mut stalled_at = None;
+        let mut window = (Instant::now(), 0usize);
         loop {
-            let background = self.fts_lag() > 0 || Instant::now() >= next_retention;
-            let first = if background {
+            let first = if Instant::now() >= next_retention {
                 match self.rx.try_recv() {
                     Ok(m) => Some(m),
                     Err(TryRecvError::Empty) => None,
@@ -107,12 +113,16 @@ impl Writer {
                         Err(_) => break,
                     }
                 }
+                // Rows per window: tells the indexers when ingest is bursting.
+                if window.0.elapsed() >= BUSY_WINDOW {
+                    window = (Instant::now(), 0);
+                }
+                window.1 += batch.len();
+                if window.1 >= BUSY_ROWS {
+                    self.indexers.gate.mark_busy();
+                }
                 self.commit_batch(&mut batch);
-            }
-            let idle = self.rx.is_empty();
-            let lag = self.fts_lag();
-            if lag > 0 && (idle || lag as u64 > self.config.fts_max_lag) {
-                self.index_chunk();
+                self.wait_for_index(&mut progress, &mut stalled_at);
             }
             if Instant::now() >= next_retention {
                 let full = self.retention();
@@ -127,22 +137,39 @@ impl Writer {
         tracing::debug!("store writer stopped");
     }
 
-    fn fts_lag(&self) -> i64 {
-        self.progress.last_event_seq - self.progress.indexed_upto
-    }
-
-    fn index_chunk(&mut self) {
-        match fts::index_chunk(
-            &mut self.conn,
-            self.progress.indexed_upto,
-            self.progress.last_event_seq,
-            self.config.fts_chunk_rows,
-        ) {
-            Ok(to) => {
-                self.progress.indexed_upto = to;
-                self.progress_tx.send_replace(self.progress);
+    /// Holds ingest while the search index lags by more than `fts_max_lag`
+    /// events, as long as the index keeps advancing: an index that has not
+    /// moved for 5 s (the indexers log their own errors) is not waited for
+    /// again until it moves, so indexing can slow ingest down but never stop
+    /// it.
+    fn wait_for_index(
+        &mut self,
+        progress: &mut watch::Receiver<Progress>,
+        stalled_at: &mut Option<i64>,
+    ) {
+        let max = i64::try_from(self.config.fts_max_lag).unwrap_or(i64::MAX);
+        let last = self.progress.last_event_seq;
+        loop {
+            let indexed = progress.borrow_and_update().indexed_upto;
+            if last - indexed <= max || *stalled_at == Some(indexed) {
+                return;
             }
-            Err(e) => tracing::error!(error = %e, "store full-text indexing failed"),
+            *stalled_at = None;
+            let advanced = self.handle.block_on(async {
+                tokio::time::timeout(
+                    Duration::from_secs(5),
+                    progress.wait_for(|p| p.indexed_upto > indexed),
+                )
+                .await
+            });
+            if !matches!(advanced, Ok(Ok(_))) {
+                tracing::warn!(
+                    lag = last - indexed,
+                    "search index is not advancing; ingest carries on"
+                );
+                *stalled_at = Some(indexed);
+                return;
+            }
         }
     }
 
@@ -224,7 +251,12 @@ impl Writer {
                     self.progress.last_command_seq = seq;
                 }
                 self.progress.written += counted;
-                self.progress_tx.send_replace(self.progress);
+                let mine = self.progress;
+                self.progress_tx.send_modify(|p| {
+                    p.last_event_seq = mine.last_event_seq;
+                    p.last_command_seq = mine.last_command_seq;
+                    p.written = mine.written;
+                });
                 for event in live {
                     // No receivers left is fine: nobody is watching.
                     let _ = self.live.send(Arc::new(event));

@@ -115,6 +115,15 @@ fn committed_events_survive_sigkill() {
         .query_row("PRAGMA integrity_check", [], |r| r.get(0))
         .unwrap();
     assert_eq!(check, "ok");
+    // The search index files the indexers were writing are whole too.
+    for shard in 0..2 {
+        let index =
+            rusqlite::Connection::open(dir.path().join(format!("sekia.db-index{shard}"))).unwrap();
+        let check: String = index
+            .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(check, "ok", "index shard {shard}");
+    }
     let (count, max_id_seq): (i64, i64) = conn
         .query_row(
             "SELECT count(*), coalesce(max(seq), 0) FROM events WHERE seq <= ?1",
@@ -149,6 +158,37 @@ fn committed_events_survive_sigkill() {
             store.get_event("evt_after").await.unwrap().unwrap().seq,
             before + 1
         );
+        // Indexing resumes where the kill left it: every event searchable once.
+        common::indexed(&store).await;
+        let page = store
+            .list_events(sekia_store::EventQuery {
+                q: Some("durable.tick".into()),
+                limit: 1,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(page.items[0].seq, before);
+        let all: i64 = store
+            .read(|r| {
+                let c = r.connection();
+                let mut n = 0;
+                for s in 0..2 {
+                    n += c
+                        .query_row(
+                            &format!(
+                                "SELECT count(*) FROM idx{s}.events_fts WHERE events_fts MATCH '\"durable\"'"
+                            ),
+                            [],
+                            |row| row.get::<_, i64>(0),
+                        )
+                        .unwrap();
+                }
+                Ok(n)
+            })
+            .await
+            .unwrap();
+        assert_eq!(all, before);
         store.close().await.unwrap();
     });
 }
