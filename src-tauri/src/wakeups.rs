@@ -1,7 +1,7 @@
 //! When the tray and the notifications look at the daemon again: when something they show
-//! changed (agents, accounts, pause: `Daemon::changes`; a new event: the live feed, gathered
-//! for a second so a burst is one redraw), and otherwise rarely. No fixed short poll, so an
-//! idle tray app does not wake up.
+//! changed (agents, accounts, workflows, pause: `Daemon::changes`; a new event: the live feed,
+//! gathered for a second so a burst is one redraw), and otherwise rarely. No fixed short poll,
+//! so an idle tray app does not wake up.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,8 +13,8 @@ use crate::host::DaemonHost;
 
 /// Quiet time after an event before redrawing, so a burst of events is one redraw.
 const GATHER: Duration = Duration::from_secs(1);
-/// A look even without a signal: a workflow file that failed to load on hot reload sends
-/// none.
+/// A look even without a signal: a connector's start-up problem and the day's event count
+/// rolling over at midnight send none.
 const FALLBACK: Duration = Duration::from_secs(300);
 
 pub struct Wakeups {

@@ -161,15 +161,16 @@ impl Daemon {
             });
         let connector_problems = Arc::new(Mutex::new(std::collections::BTreeMap::new()));
         let changes = tokio::sync::watch::channel(0u64).0;
-        let mut tasks = vec![
-            registry_task,
-            forward_changes(
-                registry.subscribe(),
-                accounts.as_ref().ok().map(|a| a.changed.subscribe()),
-                changes.clone(),
-                stop.child_token(),
-            ),
-        ];
+        let sources = [
+            Some(registry.subscribe()),
+            accounts.as_ref().ok().map(|a| a.changed.subscribe()),
+            engine.as_ref().map(Engine::changes),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        let mut tasks = vec![registry_task];
+        tasks.extend(forward_changes(sources, &changes, &stop));
         if let Ok(accounts) = &accounts {
             tasks.push(crate::connectors::spawn(
                 crate::connectors::ConnectorContext {
@@ -306,15 +307,13 @@ impl Daemon {
     /// Pauses (`true`) or resumes every workflow; returns the new state. Events keep flowing
     /// into history while paused; handlers skip them.
     pub fn set_paused(&self, paused: bool) -> Result<bool, DaemonError> {
-        let now = self.engine()?.set_paused(paused);
-        self.inner.changes.send_modify(|n| *n = n.wrapping_add(1));
-        Ok(now)
+        Ok(self.engine()?.set_paused(paused))
     }
 
     /// Changes to what a status display shows besides new events (those come from
     /// [`Daemon::live_events`]): agents appearing, going offline or coming back, accounts
-    /// added, removed or refused, pause and resume. A display waits on this instead of
-    /// polling, so an idle app does not wake up.
+    /// added, removed or refused, workflows loaded, unloaded or refused, pause and resume. A
+    /// display waits on this instead of polling, so an idle app does not wake up.
     pub fn changes(&self) -> tokio::sync::watch::Receiver<u64> {
         self.inner.changes.subscribe()
     }
@@ -472,28 +471,26 @@ impl Daemon {
     }
 }
 
-/// Merges the registry's and the accounts' change signals into the daemon's one.
+/// Merges the change signals of the registry, the accounts and the workflow engine into the
+/// daemon's one: a task per source, each bumping `out` when its source changes.
 fn forward_changes(
-    mut registry: tokio::sync::watch::Receiver<u64>,
-    accounts: Option<tokio::sync::watch::Receiver<u64>>,
-    out: tokio::sync::watch::Sender<u64>,
-    stop: CancellationToken,
-) -> JoinHandle<()> {
-    tokio::spawn(async move {
-        let mut accounts = accounts;
-        loop {
-            let accounts_changed = async {
-                match accounts.as_mut() {
-                    Some(rx) => rx.changed().await.is_ok(),
-                    None => std::future::pending().await,
+    sources: Vec<tokio::sync::watch::Receiver<u64>>,
+    out: &tokio::sync::watch::Sender<u64>,
+    stop: &CancellationToken,
+) -> Vec<JoinHandle<()>> {
+    sources
+        .into_iter()
+        .map(|mut source| {
+            let (out, stop) = (out.clone(), stop.child_token());
+            tokio::spawn(async move {
+                loop {
+                    tokio::select! {
+                        () = stop.cancelled() => break,
+                        r = source.changed() => if r.is_err() { break },
+                    }
+                    out.send_modify(|n| *n = n.wrapping_add(1));
                 }
-            };
-            tokio::select! {
-                () = stop.cancelled() => break,
-                r = registry.changed() => if r.is_err() { break },
-                ok = accounts_changed => if !ok { accounts = None; continue },
-            }
-            out.send_modify(|n| *n = n.wrapping_add(1));
-        }
-    })
+            })
+        })
+        .collect()
 }

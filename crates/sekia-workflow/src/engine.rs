@@ -88,6 +88,9 @@ pub(crate) struct Inner {
     /// skip a file whose bytes it already runs (a save from the UI loads it at once, then the
     /// watcher sees the same write).
     loaded_from: Mutex<BTreeMap<String, [u8; 32]>>,
+    /// Bumped whenever what [`Engine::workflows`], [`Engine::load_errors`] or
+    /// [`Engine::is_paused`] report may have changed. See [`Engine::changes`].
+    changes: tokio::sync::watch::Sender<u64>,
 }
 
 /// The Lua workflow engine. Cheap to clone.
@@ -160,6 +163,7 @@ impl Engine {
             tasks: Mutex::default(),
             decode_errors: AtomicU64::new(0),
             paused: AtomicBool::new(false),
+            changes: tokio::sync::watch::channel(0).0,
             skipped_paused: AtomicU64::new(0),
             loaded_from: Mutex::default(),
             config,
@@ -337,6 +341,7 @@ impl Engine {
                 });
             }
         }
+        self.changed();
         result
     }
 
@@ -452,7 +457,20 @@ impl Engine {
         if let Ok(mut errs) = self.inner.load_errors.lock() {
             errs.remove(name);
         }
-        self.remove(name).await
+        let removed = self.remove(name).await;
+        self.changed();
+        removed
+    }
+
+    /// Signals a change to what the engine reports (workflows loaded, unloaded or refused;
+    /// pause and resume), so a status display can wait on it instead of polling. A handler's
+    /// error comes with the event that caused it, so displays see it through the event feed.
+    pub fn changes(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.inner.changes.subscribe()
+    }
+
+    fn changed(&self) {
+        self.inner.changes.send_modify(|n| *n = n.wrapping_add(1));
     }
 
     /// Reloads skills, every workflow file and every skill handler (sekia's
@@ -537,6 +555,7 @@ impl Engine {
     pub fn set_paused(&self, paused: bool) -> bool {
         let was = self.inner.paused.swap(paused, Ordering::SeqCst);
         if was != paused {
+            self.changed();
             tracing::info!(
                 paused,
                 "workflows {}",

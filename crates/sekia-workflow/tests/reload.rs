@@ -173,3 +173,37 @@ async fn a_write_already_loaded_is_not_loaded_again() {
     wait_for(&h, |h| h.status("c").is_some_and(|s| s.info.handlers == 2)).await;
     h.engine.shutdown().await;
 }
+
+/// A status display (the tray) waits on `Engine::changes` instead of polling: every hot-reload
+/// outcome and pause must signal it, after the change is visible.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_change_a_display_shows_is_signalled() {
+    let h = Harness::start(&[("a.lua", &ponger("a"))], hot).await;
+    let mut changes = h.engine.changes();
+    // Waits on the signal only (no polling): the state must be visible when a signal comes.
+    let mut signalled_until = async |what: &str, holds: &dyn Fn() -> bool| {
+        let until = tokio::time::Instant::now() + common::WAIT;
+        while !holds() {
+            tokio::time::timeout_at(until, changes.changed())
+                .await
+                .unwrap_or_else(|_| panic!("no change signal for {what}"))
+                .unwrap();
+        }
+        changes.borrow_and_update();
+    };
+    write(h.dir.path(), "b.lua", &ponger("b"));
+    signalled_until("a new file", &|| h.status("b").is_some()).await;
+    write(h.dir.path(), "b.lua", "sekia.on(\n");
+    signalled_until("a file that no longer loads", &|| {
+        !h.engine.load_errors().is_empty()
+    })
+    .await;
+    std::fs::remove_file(h.dir.path().join("b.lua")).unwrap();
+    signalled_until("a deleted file", &|| h.engine.count() == 1).await;
+    for paused in [true, false] {
+        changes.borrow_and_update();
+        h.engine.set_paused(paused);
+        assert!(changes.has_changed().unwrap(), "paused = {paused} signals");
+    }
+    h.engine.shutdown().await;
+}
