@@ -5,7 +5,10 @@
 #   2. the command layer and the updater under Tauri's mock runtime (cargo test --features
 #      updater; no display needed)
 #   3. the end-to-end WebDriver smoke test of the real binary under Xvfb (tauri-driver +
-#      WebKitWebDriver), screenshots in test-output/. SEKIA_SKIP_E2E=1 skips it.
+#      WebKitWebDriver), screenshots in test-output/
+#   4. the tray test of the real binary: its D-Bus menu clicked as a panel does, a second
+#      launch, start at login, notifications (src-tauri/e2e/tray.py)
+#   SEKIA_SKIP_E2E=1 skips 3 and 4.
 # Everything runs in a temporary HOME and XDG_RUNTIME_DIR: no real sekia files are touched.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,7 +21,8 @@ MANIFEST=src-tauri/Cargo.toml
 
 # --- system packages (Debian/Ubuntu) ---------------------------------------------------------
 pkgs=(build-essential pkg-config file curl libwebkit2gtk-4.1-dev libayatana-appindicator3-dev
-  librsvg2-dev xvfb xauth dbus-daemon webkit2gtk-driver python3-xlib)
+  librsvg2-dev xvfb xauth dbus-daemon webkit2gtk-driver python3-xlib python3-dbus python3-gi
+  gir1.2-glib-2.0)
 command -v node >/dev/null 2>&1 || pkgs+=(nodejs)
 command -v npm >/dev/null 2>&1 || pkgs+=(npm)
 source scripts/apt.sh
@@ -91,3 +95,13 @@ HOME="$sandbox/home" XDG_RUNTIME_DIR="$sandbox/run" \
     node src-tauri/e2e/smoke.mjs; rc=$?
     kill $D 2>/dev/null; wait $D 2>/dev/null
     exit $rc'
+
+# Its own Xvfb and D-Bus session, and a fresh HOME: the tray test starts from a first launch.
+tray_sandbox="$(mktemp -d -t sekia-desktop-tray.XXXXXX)"
+trap 'rm -rf "$sandbox" "$tray_sandbox"' EXIT
+mkdir -p "$tray_sandbox/home" "$tray_sandbox/run"
+chmod 700 "$tray_sandbox/run"
+echo "desktop-test: tray menu, second launch and start at login under Xvfb (app log: $OUT_DIR/desktop-tray-app.log)"
+HOME="$tray_sandbox/home" XDG_RUNTIME_DIR="$tray_sandbox/run" \
+  timeout 300 xvfb-run -a -s '-screen 0 1280x800x24' dbus-run-session -- \
+  /usr/bin/python3 src-tauri/e2e/tray.py

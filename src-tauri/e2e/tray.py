@@ -1,0 +1,350 @@
+#!/usr/bin/python3
+"""End-to-end test of the tray menu, a second launch and start at login, on the real binary.
+
+Linux trays deliver no clicks to the app: a panel shows the menu that the app exports over
+D-Bus (com.canonical.dbusmenu, through libayatana-appindicator) and sends the user's choice back
+as an `Event(id, "clicked", ...)` call. This test is that panel: it reads the exported menu and
+clicks its items exactly as a panel does, then checks what each item must do.
+
+Run under Xvfb and a private D-Bus session with a temporary HOME and XDG_RUNTIME_DIR
+(scripts/desktop-test.sh does). Env: APP_BIN (the app), SEKIACTL (the CLI), OUT_DIR.
+"""
+import json
+import os
+import subprocess
+import sys
+import time
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import threading
+
+import dbus
+import dbus.mainloop.glib
+import dbus.service
+from gi.repository import GLib
+from Xlib import X, display
+
+APP_BIN = os.environ["APP_BIN"]
+SEKIACTL = os.environ["SEKIACTL"]
+OUT_DIR = Path(os.environ.get("OUT_DIR", "test-output"))
+SOCKET = Path(os.environ["XDG_RUNTIME_DIR"]) / "sekia" / "sekiad.sock"
+AUTOSTART = Path(os.environ["HOME"]) / ".config" / "autostart"
+MENU_INTERFACE = "com.canonical.dbusmenu"
+ITEM_INTERFACE = "org.kde.StatusNotifierItem"
+
+dbus.mainloop.glib.DBusGMainLoop(set_as_default=True)
+bus = dbus.SessionBus()
+failed = 0
+
+
+class Notifications(dbus.service.Object):
+    """The desktop's notification server (org.freedesktop.Notifications), which this private
+    session bus lacks: it records what the app asks to show."""
+
+    def __init__(self):
+        self.shown = []
+        name = dbus.service.BusName("org.freedesktop.Notifications", bus)
+        super().__init__(name, "/org/freedesktop/Notifications")
+
+    @dbus.service.method("org.freedesktop.Notifications", in_signature="susssasa{sv}i",
+                         out_signature="u")
+    def Notify(self, app_name, replaces_id, icon, summary, body, actions, hints, timeout):
+        self.shown.append((str(summary), str(body)))
+        return len(self.shown)
+
+    @dbus.service.method("org.freedesktop.Notifications", out_signature="as")
+    def GetCapabilities(self):
+        return ["body"]
+
+    @dbus.service.method("org.freedesktop.Notifications", out_signature="ssss")
+    def GetServerInformation(self):
+        return ("e2e", "sekia", "1", "1.2")
+
+    @dbus.service.method("org.freedesktop.Notifications", in_signature="u")
+    def CloseNotification(self, id_):
+        pass
+
+
+def step(name, f):
+    global failed
+    try:
+        f()
+        print(f"ok - {name}", flush=True)
+    except Exception as e:  # noqa: BLE001 - every failure is reported, then the next step runs
+        failed += 1
+        print(f"not ok - {name}: {e}", flush=True)
+
+
+def until(what, f, timeout=20.0):
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        try:
+            value = f()
+            if value:
+                return value
+        except Exception as e:  # noqa: BLE001 - retried until the deadline
+            last = e
+        time.sleep(0.1)
+    raise TimeoutError(f"timed out waiting for {what}" + (f" (last error: {last})" if last else ""))
+
+
+def sekiactl(*args):
+    return subprocess.run([SEKIACTL, *args], check=True, capture_output=True, text=True).stdout
+
+
+def daemon_status():
+    """The daemon's full status (with `paused`), through the socket's rpc as the UI asks for it."""
+    out = subprocess.run(
+        ["curl", "-sf", "--unix-socket", str(SOCKET), "-H", "content-type: application/json",
+         "-d", '{"cmd":"status"}', "http://sekia/api/v1/rpc"],
+        check=True, capture_output=True, text=True).stdout
+    return json.loads(out)
+
+
+def visible_window(title):
+    """Whether a mapped X11 window has this title (Xvfb runs no window manager)."""
+    d = display.Display()
+    try:
+        def walk(w):
+            try:
+                if w.get_wm_name() == title and w.get_attributes().map_state == X.IsViewable:
+                    return True
+                return any(walk(c) for c in w.query_tree().children)
+            except Exception:  # noqa: BLE001 - windows come and go while we walk
+                return False
+        return walk(d.screen().root)
+    finally:
+        d.close()
+
+
+def close_window(title):
+    here = Path(__file__).parent
+    subprocess.run(["/usr/bin/python3", str(here / "close-window.py"), title], check=True)
+
+
+class Tray:
+    """The app's tray item and menu, as a panel finds them on the session bus."""
+
+    def __init__(self, pid):
+        names = bus.get_object("org.freedesktop.DBus", "/org/freedesktop/DBus")
+        for name in names.ListNames(dbus_interface="org.freedesktop.DBus"):
+            if not name.startswith(":"):
+                continue
+            try:
+                owner = names.GetConnectionUnixProcessID(name, dbus_interface="org.freedesktop.DBus")
+            except dbus.DBusException:
+                continue
+            if owner != pid:
+                continue
+            path = self._find(name, "/")
+            if path:
+                self.name, self.item_path = name, path
+                item = bus.get_object(name, path)
+                self.menu_path = str(item.Get(ITEM_INTERFACE, "Menu", dbus_interface=dbus.PROPERTIES_IFACE))
+                self.menu = bus.get_object(name, self.menu_path)
+                return
+        raise LookupError("the app exports no StatusNotifierItem")
+
+    def _find(self, name, path):
+        try:
+            xml = bus.get_object(name, path).Introspect(
+                dbus_interface="org.freedesktop.DBus.Introspectable", timeout=2)
+        except dbus.DBusException:
+            return None
+        node = ET.fromstring(xml)
+        if any(i.get("name") == ITEM_INTERFACE for i in node.findall("interface")):
+            return path
+        for child in node.findall("node"):
+            found = self._find(name, path.rstrip("/") + "/" + child.get("name"))
+            if found:
+                return found
+        return None
+
+    def items(self):
+        """The menu's items, top to bottom: (id, label, properties)."""
+        _revision, (_root, _props, children) = self.menu.GetLayout(
+            0, -1, dbus.Array([], signature="s"), dbus_interface=MENU_INTERFACE)
+        return [(int(c[0]), str(c[1].get("label", "")), dict(c[1])) for c in children]
+
+    def labels(self):
+        return [label for _, label, props in self.items() if props.get("type") != "separator"]
+
+    def item(self, prefix):
+        for id_, label, props in self.items():
+            if label.replace("_", "").startswith(prefix):
+                return id_, label, props
+        raise LookupError(f"no menu item {prefix!r} in {self.labels()}")
+
+    def click(self, prefix):
+        id_, _, _ = self.item(prefix)
+        self.menu.Event(dbus.Int32(id_), "clicked", dbus.Int32(0, variant_level=1),
+                        dbus.UInt32(0), dbus_interface=MENU_INTERFACE)
+
+    def icon(self):
+        """The image the panel shows: appindicator names a PNG file that the app wrote (a new
+        file at each change), so compare what is in it."""
+        item = bus.get_object(self.name, self.item_path)
+        props = dbus.PROPERTIES_IFACE
+        name = str(item.Get(ITEM_INTERFACE, "IconName", dbus_interface=props))
+        theme = str(item.Get(ITEM_INTERFACE, "IconThemePath", dbus_interface=props))
+        path = Path(name) if name.startswith("/") else Path(theme) / f"{name}.png"
+        return path.read_bytes()
+
+
+# The desktop's file opener, which this machine lacks: records what the app asks to open.
+OPENER_DIR = Path(os.environ["HOME"]) / "e2e-bin"
+OPENED = OPENER_DIR / "opened"
+
+
+def launch():
+    OPENER_DIR.mkdir(exist_ok=True)
+    opener = OPENER_DIR / "xdg-open"
+    opener.write_text(f'#!/bin/sh\nprintf "%s\\n" "$1" >> "{OPENED}"\n')
+    opener.chmod(0o755)
+    env = dict(os.environ, PATH=f"{OPENER_DIR}:{os.environ['PATH']}")
+    log = open(OUT_DIR / "desktop-tray-app.log", "ab")
+    return subprocess.Popen([APP_BIN], stdout=log, stderr=subprocess.STDOUT, env=env)
+
+
+def main():
+    OUT_DIR.mkdir(parents=True, exist_ok=True)
+    notifications = Notifications()
+    threading.Thread(target=GLib.MainLoop().run, daemon=True).start()
+    app = launch()
+    tray = None
+
+    def starts():
+        nonlocal tray
+        until("the window", lambda: visible_window("sekia"))
+        until("the daemon's socket", SOCKET.exists)
+        tray = until("the tray item", lambda: Tray(app.pid))
+
+    step("the app starts with its window and a tray item", starts)
+    if tray is None:
+        app.kill()
+        return
+
+    def menu_has_every_action():
+        labels = [label.replace("_", "") for label in tray.labels()]
+        for want in ["sekia: ", "Open sekia", "Pause all workflows", "Open workflows folder",
+                     "Start at login", "Quit sekia"]:
+            if not any(label.startswith(want) for label in labels):
+                raise AssertionError(f"{want!r} missing from {labels}")
+        until("the status line to show the running daemon",
+              lambda: "online" in tray.item("sekia: ")[1] and "today" in tray.item("sekia: ")[1])
+
+    step("the menu has the status line and every action", menu_has_every_action)
+
+    def status_line_counts_events():
+        before = tray.item("sekia: ")[1]
+        sekiactl("events", "publish", "--source", "e2e", "--type", "e2e.tray", "--payload", "{}")
+        until("the status line to count the event", lambda: tray.item("sekia: ")[1] != before)
+        if "1 event today" not in tray.item("sekia: ")[1]:
+            raise AssertionError(tray.item("sekia: ")[1])
+
+    step("the status line counts today's events", status_line_counts_events)
+
+    def pause_and_resume():
+        ok_icon = tray.icon()
+        tray.click("Pause all workflows")
+        until("the item to offer Resume", lambda: tray.item("Resume")[1])
+        if daemon_status().get("paused") is not True:
+            raise AssertionError("the daemon is not paused")
+        until("the paused icon", lambda: tray.icon() != ok_icon)
+        if "paused" not in tray.item("sekia: ")[1]:
+            raise AssertionError(tray.item("sekia: ")[1])
+        tray.click("Resume")
+        until("the item to offer Pause again", lambda: tray.item("Pause all workflows")[1])
+        if daemon_status().get("paused") is not False:
+            raise AssertionError("the daemon is still paused")
+        until("the ok icon again", lambda: tray.icon() == ok_icon)
+
+    step("Pause all workflows / Resume pauses the daemon and changes the icon", pause_and_resume)
+
+    def attention_icon():
+        ok_icon = tray.icon()
+        flows = Path(os.environ["HOME"]) / ".config" / "sekia" / "workflows"
+        flows.mkdir(parents=True, exist_ok=True)
+        broken = flows / "e2e-broken.lua"
+        broken.write_text('sekia.on("sekia.events.e2e", function(event)\n'
+                          '  if event.type == "e2e.fail" then error("boom from e2e") end\n'
+                          'end)\n')
+        sekiactl("workflows", "reload")
+        for _ in range(5):
+            sekiactl("events", "publish", "--source", "e2e", "--type", "e2e.fail", "--payload", "{}")
+        until("the attention icon", lambda: tray.icon() != ok_icon)
+        until("a notification", lambda: notifications.shown)
+        time.sleep(3)  # what else would come of five failures
+        if len(notifications.shown) != 1 or "boom from e2e" not in notifications.shown[0][1]:
+            raise AssertionError(f"want one notification of the error, got {notifications.shown}")
+        broken.unlink()
+        sekiactl("workflows", "reload")
+        until("the ok icon once the failing workflow is gone", lambda: tray.icon() == ok_icon)
+
+    step("a failing workflow turns the icon to attention and notifies once; back when it is gone",
+         attention_icon)
+
+    def open_workflows_folder():
+        tray.click("Open workflows folder")
+        opened = until("the folder to be opened", lambda: OPENED.exists() and OPENED.read_text())
+        want = Path(os.environ["HOME"]) / ".config" / "sekia" / "workflows"
+        if opened.strip() != str(want) or not want.is_dir():
+            raise AssertionError(f"opened {opened!r}, want {want}")
+
+    step("Open workflows folder opens it in the file manager", open_workflows_folder)
+
+    def start_at_login():
+        tray.click("Start at login")
+        entry = until("an autostart entry", lambda: next(AUTOSTART.glob("*.desktop"), None))
+        text = entry.read_text()
+        if "--hidden" not in text or "Exec=" not in text:
+            raise AssertionError(f"autostart entry without --hidden: {text}")
+        until("the check mark", lambda: tray.item("Start at login")[2].get("toggle-state") == 1)
+        tray.click("Start at login")
+        until("the autostart entry to go", lambda: not any(AUTOSTART.glob("*.desktop")))
+        until("the check mark to clear", lambda: tray.item("Start at login")[2].get("toggle-state") == 0)
+
+    step("Start at login writes and removes the login entry (started hidden)", start_at_login)
+
+    def open_after_close():
+        close_window("sekia")
+        until("the window to close", lambda: not visible_window("sekia"))
+        tray.click("Open sekia")
+        until("a new window", lambda: visible_window("sekia"))
+
+    step("Open sekia brings back a closed window", open_after_close)
+
+    def second_launch_focuses_the_first():
+        close_window("sekia")
+        until("the window to close", lambda: not visible_window("sekia"))
+        second = launch()
+        code = second.wait(timeout=20)
+        if code != 0:
+            raise AssertionError(f"the second launch exited with {code}")
+        until("the first app's window", lambda: visible_window("sekia"))
+        if app.poll() is not None:
+            raise AssertionError("the first app exited")
+        if json.loads(sekiactl("status", "--json")).get("status") != "ok":
+            raise AssertionError("the daemon does not answer")
+
+    step("a second launch exits and shows the running app's window", second_launch_focuses_the_first)
+
+    def quit_from_the_menu():
+        tray.click("Quit sekia")
+        code = app.wait(timeout=20)
+        if code != 0:
+            raise AssertionError(f"exit code {code}")
+        if SOCKET.exists():
+            raise AssertionError(f"the socket {SOCKET} is still there")
+
+    step("Quit sekia exits cleanly and removes the socket", quit_from_the_menu)
+    if app.poll() is None:
+        app.kill()
+
+
+if __name__ == "__main__":
+    main()
+    print(f"# tray: {failed} failed", flush=True)
+    sys.exit(1 if failed else 0)
