@@ -3,7 +3,7 @@
 # run again), then:
 #   1. cargo fmt --check and clippy (warnings are errors) on src-tauri/
 #   2. the command layer and the updater under Tauri's mock runtime (cargo test --features
-#      updater; no display needed)
+#      updater,mock-runtime; no display needed)
 #   3. the end-to-end WebDriver smoke test of the real binary under Xvfb (tauri-driver +
 #      WebKitWebDriver), screenshots in test-output/
 #   4. the tray test of the real binary: its D-Bus menu clicked as a panel does, a second
@@ -52,12 +52,13 @@ fi
 echo "desktop-test: cargo fmt --check"
 cargo fmt --manifest-path "$MANIFEST" --check
 echo "desktop-test: cargo clippy (warnings are errors; development and release feature sets)"
-cargo clippy --manifest-path "$MANIFEST" --all-targets --quiet -- -D warnings
-cargo clippy --manifest-path "$MANIFEST" --all-targets --features updater --quiet -- -D warnings
+# `mock-runtime` (Tauri's mock runtime) builds tests/; the release set is compiled by deb-test.
+cargo clippy --manifest-path "$MANIFEST" --all-targets --features mock-runtime --quiet -- -D warnings
+cargo clippy --manifest-path "$MANIFEST" --all-targets --features updater,mock-runtime --quiet -- -D warnings
 # With the release builds' `updater` feature, so tests/updater.rs (the signed-update round trip
 # against a local release feed) runs too.
 echo "desktop-test: cargo test (mock runtime)"
-cargo test --manifest-path "$MANIFEST" --features updater
+cargo test --manifest-path "$MANIFEST" --features updater,mock-runtime
 
 if [ -n "${SEKIA_SKIP_E2E:-}" ]; then
   echo "desktop-test: SEKIA_SKIP_E2E set; skipping the WebDriver test"
@@ -67,7 +68,8 @@ fi
 # --- end to end: the real binary under Xvfb --------------------------------------------------
 # A development build (no `updater` feature): it never tries to update itself.
 echo "desktop-test: building sekia-desktop and sekiactl"
-cargo build --manifest-path "$MANIFEST" --quiet
+# With the tests' features minus the updater, so tauri is built once for both.
+cargo build --manifest-path "$MANIFEST" --features mock-runtime --quiet
 cargo build -p sekia-cli --quiet
 APP_BIN="$CARGO_TARGET_DIR/debug/sekia-desktop"
 SEKIACTL="$CARGO_TARGET_DIR/debug/sekiactl"
