@@ -7,6 +7,7 @@
 
 use std::fs::{DirBuilder, OpenOptions};
 use std::io::{Read, Write};
+#[cfg(unix)]
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
@@ -58,11 +59,12 @@ pub(crate) fn write_private(path: &Path, bytes: &[u8]) -> Result<(), AccountErro
         random_token(6)?
     ));
     let write = || -> std::io::Result<()> {
-        let mut f = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&tmp)?;
+        let mut options = OpenOptions::new();
+        options.write(true).create_new(true);
+        // (Windows: the profile folder's inherited ACL keeps it the user's.)
+        #[cfg(unix)]
+        options.mode(0o600);
+        let mut f = options.open(&tmp)?;
         f.write_all(bytes)?;
         f.sync_all()?;
         std::fs::rename(&tmp, path)
@@ -78,9 +80,11 @@ pub(crate) fn ensure_private_dir(dir: &Path) -> Result<(), AccountError> {
     if dir.is_dir() {
         return Ok(());
     }
-    DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
+    let mut builder = DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    builder.mode(0o700);
+    builder
         .create(dir)
         .map_err(|e| file_error(dir, "cannot create the folder", &e))
 }

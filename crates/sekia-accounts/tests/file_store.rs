@@ -1,8 +1,5 @@
 //! The age-encrypted file store, and `choose_store` falling back to it when no bus answers.
 
-use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
-
 use sekia_accounts::{
     AccountError, AccountId, FileStore, Secret, StoreKind, TokenSet, TokenStore, choose_store,
 };
@@ -17,7 +14,9 @@ fn tokens(access: &str) -> TokenSet {
     }
 }
 
-fn mode(p: &Path) -> u32 {
+#[cfg(unix)]
+fn mode(p: &std::path::Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
     std::fs::metadata(p).unwrap().permissions().mode() & 0o777
 }
 
@@ -35,6 +34,7 @@ fn round_trip_modes_and_several_accounts_per_provider() {
     store.save(&bob, &tokens("bob-access")).unwrap();
     store.save(&alice, &tokens("alice-access-2")).unwrap();
 
+    #[cfg(unix)]
     assert_eq!(mode(&dir), 0o700);
     let files: Vec<_> = std::fs::read_dir(&dir)
         .unwrap()
@@ -46,6 +46,7 @@ fn round_trip_modes_and_several_accounts_per_provider() {
         "one file per account, no temp files left: {files:?}"
     );
     for f in &files {
+        #[cfg(unix)]
         assert_eq!(mode(f), 0o600, "{}", f.display());
         assert_eq!(f.parent().unwrap(), dir, "names cannot escape the folder");
         let raw = std::fs::read(f).unwrap();

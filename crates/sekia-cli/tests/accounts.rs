@@ -3,6 +3,9 @@
 //! sign-in against a real OAuth server (oauth2-mock-server) with an HTTP client as the
 //! browser, the list as a table and as JSON, disconnect, and a config reload request.
 
+// They drive sekiad over its Unix socket in temporary folders (Windows serves a named pipe).
+#![cfg(unix)]
+
 mod common;
 #[path = "../../sekia-accounts/tests/common/mod.rs"]
 mod oauth;

@@ -2,6 +2,9 @@
 //! `events tail`, find it with `events search`, show it, replay it, and find it again after a
 //! restart.
 
+// They drive sekiad over its Unix socket in temporary folders (Windows serves a named pipe).
+#![cfg(unix)]
+
 mod common;
 
 use std::io::{BufRead, BufReader};

@@ -1,6 +1,9 @@
 //! sekiad on a real NATS server: a test agent on another connection registers and beats, shows
 //! up in `sekiactl agents`, goes offline when it stops beating, and returns.
 
+// They drive sekiad over its Unix socket in temporary folders (Windows serves a named pipe).
+#![cfg(unix)]
+
 mod common;
 
 use std::sync::Arc;

@@ -1,6 +1,9 @@
 //! `ENC[...]` values end to end: key generation, encryption and decryption through sekiactl, and
 //! sekiad decrypting its config — or refusing with the key named and the secret unprinted.
 
+// They drive sekiad over its Unix socket in temporary folders (Windows serves a named pipe).
+#![cfg(unix)]
+
 mod common;
 
 use std::os::unix::fs::{MetadataExt, PermissionsExt};

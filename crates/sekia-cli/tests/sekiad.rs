@@ -1,5 +1,8 @@
 //! sekiad and sekiactl as a user runs them: real processes, a real socket, real files.
 
+// They drive sekiad over its Unix socket in temporary folders (Windows serves a named pipe).
+#![cfg(unix)]
+
 mod common;
 
 use std::os::unix::fs::PermissionsExt;

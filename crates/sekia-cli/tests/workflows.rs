@@ -1,6 +1,9 @@
 //! `sekiactl workflows` against a running sekiad: list (with a file that failed to load, and
 //! where), reload, sign, and the dry run that sends nothing.
 
+// They drive sekiad over its Unix socket in temporary folders (Windows serves a named pipe).
+#![cfg(unix)]
+
 mod common;
 
 use common::*;

@@ -9,12 +9,17 @@ mod google_common;
 mod oauth;
 
 use std::io::{BufRead, BufReader};
-use std::os::unix::fs::PermissionsExt;
 use std::process::Stdio;
 use std::time::Duration;
 
 use google_common::FakeGoogle;
 use serde_json::Value;
+
+#[cfg(unix)]
+fn mode(p: &std::path::Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(p).unwrap().permissions().mode() & 0o777
+}
 
 fn agent_file(
     path: &std::path::Path,
@@ -96,9 +101,11 @@ async fn sign_in_writes_the_token_file_and_the_agent_refreshes_it() {
     assert_eq!(page.status(), 200);
     assert!(lines.next().unwrap().unwrap().starts_with("Signed in"));
     assert!(auth.wait().unwrap().success());
-    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
-    assert_eq!(mode(&token), 0o600);
-    assert_eq!(mode(token.parent().unwrap()), 0o700);
+    #[cfg(unix)]
+    {
+        assert_eq!(mode(&token), 0o600);
+        assert_eq!(mode(token.parent().unwrap()), 0o700);
+    }
     let signed_in: Value = serde_json::from_str(&std::fs::read_to_string(&token).unwrap()).unwrap();
     let refresh = signed_in["refresh_token"].as_str().unwrap().to_owned();
     assert!(!refresh.is_empty());
@@ -137,6 +144,7 @@ async fn sign_in_writes_the_token_file_and_the_agent_refreshes_it() {
         used
     );
     assert_ne!(saved["expiry"], "2020-01-01T00:00:00Z");
+    #[cfg(unix)]
     assert_eq!(mode(&token), 0o600);
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(

@@ -2,13 +2,20 @@
 //!
 //! As root a read never fails on permissions, so callers and tests check the mode bits, not
 //! whether a read fails.
+//!
+//! On Windows there are no mode bits: sekia's folders are under the user's profile
+//! (`%APPDATA%`, `%LOCALAPPDATA%`), whose inherited ACL already admits only the user, SYSTEM
+//! and administrators, so folders and files are created there without further ACL changes
+//! (symbolic links and non-folders are still refused).
 
 use std::fs::{self, DirBuilder, OpenOptions};
 use std::io::{self, Write};
+#[cfg(unix)]
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 
 /// The effective user id of this process.
+#[cfg(unix)]
 pub fn current_uid() -> u32 {
     // SAFETY: geteuid has no preconditions and cannot fail.
     unsafe { libc::geteuid() }
@@ -19,8 +26,13 @@ pub fn current_uid() -> u32 {
 /// could swap what we put there.
 pub fn ensure_private_dir(dir: &Path) -> io::Result<()> {
     if !dir.exists() {
-        DirBuilder::new().recursive(true).mode(0o700).create(dir)?;
+        let mut builder = DirBuilder::new();
+        builder.recursive(true);
+        #[cfg(unix)]
+        builder.mode(0o700);
+        builder.create(dir)?;
         // The umask may have narrowed the mode; make it exactly 0700.
+        #[cfg(unix)]
         fs::set_permissions(dir, fs::Permissions::from_mode(0o700))?;
         return Ok(());
     }
@@ -37,6 +49,14 @@ pub fn ensure_private_dir(dir: &Path) -> io::Result<()> {
             format!("{} is not a folder", dir.display()),
         ));
     }
+    #[cfg(unix)]
+    refuse_shared_dir(dir, &meta)?;
+    Ok(())
+}
+
+/// A folder of another user, or one others may write to, is not ours to put secrets in.
+#[cfg(unix)]
+fn refuse_shared_dir(dir: &Path, meta: &fs::Metadata) -> io::Result<()> {
     if meta.uid() != current_uid() && !(meta.uid() == 0 && meta.mode() & 0o1000 != 0) {
         return Err(io::Error::new(
             io::ErrorKind::PermissionDenied,
@@ -68,21 +88,26 @@ pub fn write_private_file(path: &Path, contents: &[u8], overwrite: bool) -> io::
     if overwrite && fs::symlink_metadata(path).is_ok() {
         fs::remove_file(path)?;
     }
-    let mut file = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)?;
+    let mut options = OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    options.mode(0o600);
+    let mut file = options.open(path)?;
     file.write_all(contents)?;
     file.sync_all()
 }
 
-/// True when only the owner may read or write the file (`mode & 0o077 == 0`).
+/// True when only the owner may read or write the file (`mode & 0o077 == 0`; on Windows, the
+/// profile's ACL decides, see the module's note, and an existing file counts as private).
 pub fn is_private(path: &Path) -> io::Result<bool> {
-    Ok(fs::metadata(path)?.mode() & 0o077 == 0)
+    let meta = fs::metadata(path)?;
+    #[cfg(unix)]
+    return Ok(meta.mode() & 0o077 == 0);
+    #[cfg(not(unix))]
+    return Ok(meta.is_file());
 }
 
-#[cfg(test)]
+#[cfg(all(test, unix))]
 mod tests {
     use super::*;
 

@@ -254,9 +254,12 @@ async fn settings_keep_the_files_comments_and_never_show_the_key() {
         "{text}"
     );
     assert!(text.contains("model = \"claude-x\""), "{text}");
-    use std::os::unix::fs::PermissionsExt;
-    let mode = std::fs::metadata(&file).unwrap().permissions().mode();
-    assert_eq!(mode & 0o777, 0o600, "the file holds a key: 0600");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&file).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "the file holds a key: 0600");
+    }
 
     let settings = call(d, json!({"cmd": "settings"})).await.unwrap();
     assert_eq!(settings["ai"]["model"], "claude-x");

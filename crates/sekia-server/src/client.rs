@@ -1,4 +1,5 @@
-//! A client for the local API, over the Unix socket (what `sekiactl` uses).
+//! A client for the local API, over the Unix socket or, on Windows, the named pipe (what
+//! `sekiactl` uses).
 
 use std::path::{Path, PathBuf};
 
@@ -130,12 +131,14 @@ impl ApiClient {
         path: &str,
         body: Option<Bytes>,
     ) -> Result<hyper::Response<hyper::body::Incoming>, ClientError> {
-        let stream = tokio::net::UnixStream::connect(&self.socket)
-            .await
-            .map_err(|source| ClientError::NotRunning {
-                socket: self.socket.clone(),
-                source,
-            })?;
+        #[cfg(unix)]
+        let stream = tokio::net::UnixStream::connect(&self.socket).await;
+        #[cfg(windows)]
+        let stream = crate::pipe::connect(&self.socket).await;
+        let stream = stream.map_err(|source| ClientError::NotRunning {
+            socket: self.socket.clone(),
+            source,
+        })?;
         let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
             .await
             .map_err(|e| self.transport(&e))?;

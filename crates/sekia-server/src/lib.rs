@@ -1,8 +1,10 @@
-//! The local API: HTTP/1.1 over a Unix socket, every route a one-line call into the
+//! The local API: HTTP/1.1 over a Unix socket (a named pipe on Windows), every route a one-line call into the
 //! [`sekia_daemon::Daemon`] handle; the matching client for `sekiactl`; and [`Sekiad`], the
 //! daemon and its socket assembled the way `sekiad` and the desktop shell run them.
 
 pub mod client;
+#[cfg(windows)]
+pub mod pipe;
 mod routes;
 mod sekiad;
 mod serving;

@@ -1,13 +1,18 @@
 //! Serving the API on a Unix socket: the folder is private (0700, ours), the socket 0600, and a
 //! socket that a running daemon still answers on is never taken over (sekia removed it blindly,
-//! so two daemons could fight over the path).
+//! so two daemons could fight over the path). On Windows the same API is served on a named
+//! pipe (see [`crate::pipe`]).
 
 use std::io;
+#[cfg(unix)]
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-use sekia_daemon::{Daemon, fsperm};
+use sekia_daemon::Daemon;
+#[cfg(unix)]
+use sekia_daemon::fsperm;
 use thiserror::Error;
+#[cfg(unix)]
 use tokio::net::UnixListener;
 
 use crate::serving::Serving;
@@ -48,6 +53,8 @@ impl ApiServer {
 
     pub async fn shutdown(self) {
         self.serving.stop().await;
+        // A named pipe goes away with its last handle; a Unix socket leaves a file behind.
+        #[cfg(unix)]
         if let Err(e) = std::fs::remove_file(&self.path)
             && e.kind() != io::ErrorKind::NotFound
         {
@@ -56,6 +63,12 @@ impl ApiServer {
     }
 }
 
+#[cfg(windows)]
+async fn listen(path: &Path) -> Result<crate::pipe::PipeListener, SocketError> {
+    crate::pipe::PipeListener::bind(path)
+}
+
+#[cfg(unix)]
 async fn listen(path: &Path) -> Result<UnixListener, SocketError> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         fsperm::ensure_private_dir(dir).map_err(|source| SocketError::Folder {

@@ -6,8 +6,14 @@
 //! folder is left alone because the caller may have pointed us into a shared
 //! directory we have no business changing. SQLite gives its `-wal` and `-shm`
 //! files the permissions of the database file.
+//!
+//! Windows has no mode bits: the database lives under the user's profile, whose inherited ACL
+//! admits only the user, SYSTEM and administrators.
 
-use std::fs::{DirBuilder, OpenOptions, Permissions};
+#[cfg(unix)]
+use std::fs::Permissions;
+use std::fs::{DirBuilder, OpenOptions};
+#[cfg(unix)]
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 
@@ -19,9 +25,11 @@ pub(crate) fn prepare_db_file(path: &Path) -> Result<()> {
         .parent()
         .filter(|d| !d.as_os_str().is_empty() && !d.exists())
     {
-        DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
+        let mut builder = DirBuilder::new();
+        builder.recursive(true);
+        #[cfg(unix)]
+        builder.mode(0o700);
+        builder
             .create(dir)
             .map_err(|source| StoreError::CreateDir {
                 path: dir.to_owned(),
@@ -32,17 +40,20 @@ pub(crate) fn prepare_db_file(path: &Path) -> Result<()> {
         path: path.to_owned(),
         source,
     };
-    let file = OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .mode(0o600)
-        .open(path)
-        .map_err(file_err)?;
-    let mode = file.metadata().map_err(file_err)?.permissions().mode();
-    if mode & 0o077 != 0 {
-        file.set_permissions(Permissions::from_mode(0o600))
-            .map_err(file_err)?;
+    let mut options = OpenOptions::new();
+    options.create(true).truncate(false).write(true);
+    #[cfg(unix)]
+    options.mode(0o600);
+    let file = options.open(path).map_err(file_err)?;
+    #[cfg(unix)]
+    {
+        let mode = file.metadata().map_err(file_err)?.permissions().mode();
+        if mode & 0o077 != 0 {
+            file.set_permissions(Permissions::from_mode(0o600))
+                .map_err(file_err)?;
+        }
     }
+    #[cfg(not(unix))]
+    drop(file);
     Ok(())
 }

@@ -99,6 +99,7 @@ async fn index_files_are_rebuilt_when_missing_foreign_or_broken() {
         assert_eq!(store.get_event(&id).await.unwrap().unwrap().id, id);
     }
     // Rebuilt shards are private like the database.
+    #[cfg(unix)]
     for name in SHARDS {
         let mode = std::os::unix::fs::PermissionsExt::mode(
             &std::fs::metadata(dir.path().join(name))

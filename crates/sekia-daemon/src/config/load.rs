@@ -269,7 +269,12 @@ pub fn expand_tilde(path: &Path, home: Option<&Path>) -> PathBuf {
 }
 
 /// sekia's default: `$XDG_RUNTIME_DIR/sekia/sekiad.sock`, else `~/.config/sekia/sekiad.sock`.
+/// On Windows, the named pipe `\\.\pipe\sekia-<user>`.
 pub fn default_socket(env: &BTreeMap<String, String>, home: Option<&Path>) -> PathBuf {
+    if cfg!(windows) {
+        let user = env.get("USERNAME").map_or("user", String::as_str);
+        return PathBuf::from(format!(r"\\.\pipe\sekia-{user}"));
+    }
     match env.get("XDG_RUNTIME_DIR").filter(|d| !d.is_empty()) {
         Some(dir) => Path::new(dir).join("sekia/sekiad.sock"),
         None => home
