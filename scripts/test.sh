@@ -12,6 +12,7 @@ echo "test: release workflows (actionlint)"
 scripts/release-lint.sh
 echo "test: cargo clippy (warnings are errors)"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
+scripts/windows-check.sh
 scripts/accounts-setup.sh
 echo "test: cargo test"
 cargo test --workspace --exclude sekia-accounts

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Keeps the Windows build honest on this Linux machine: clippy (warnings are errors) over every
+# crate of the workspace, libraries and binaries, for x86_64-pc-windows-gnu — the named-pipe API,
+# the profile-ACL file handling and the Windows signal handling compile and lint here, before
+# the Windows CI job (.github/workflows/ci.yml) runs them for real. Installs the target and the
+# MinGW-w64 C/C++ compilers (SQLite, Luau and ring are C and C++) where missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/env.sh
+source scripts/apt.sh
+apt_install windows-check gcc-mingw-w64-x86-64 g++-mingw-w64-x86-64
+TARGET=x86_64-pc-windows-gnu
+if ! rustup target list --installed | grep -qx "$TARGET"; then
+  echo "windows-check: rustup target add $TARGET"
+  rustup target add "$TARGET"
+fi
+export CC_x86_64_pc_windows_gnu=x86_64-w64-mingw32-gcc CXX_x86_64_pc_windows_gnu=x86_64-w64-mingw32-g++
+echo "windows-check: cargo clippy --workspace --all-targets --target $TARGET (warnings are errors)"
+cargo clippy --workspace --all-targets --target "$TARGET" --quiet -- -D warnings
