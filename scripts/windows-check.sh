@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Keeps the Windows build honest on this Linux machine: clippy (warnings are errors) over every
-# crate of the workspace, libraries and binaries, for x86_64-pc-windows-gnu — the named-pipe API,
-# the profile-ACL file handling and the Windows signal handling compile and lint here, before
-# the Windows CI job (.github/workflows/ci.yml) runs them for real. Installs the target and the
+# crate of the workspace (libraries, binaries and tests) and the desktop app, for
+# x86_64-pc-windows-gnu. The named-pipe API, the profile-ACL file handling, the Credential
+# Manager store and the Windows signal handling compile and lint here, before the Windows CI
+# job (.github/workflows/ci.yml) and the release workflow build them for real. Installs the target and the
 # MinGW-w64 C/C++ compilers (SQLite, Luau and ring are C and C++) where missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,3 +18,5 @@ fi
 export CC_x86_64_pc_windows_gnu=x86_64-w64-mingw32-gcc CXX_x86_64_pc_windows_gnu=x86_64-w64-mingw32-g++
 echo "windows-check: cargo clippy --workspace --all-targets --target $TARGET (warnings are errors)"
 cargo clippy --workspace --all-targets --target "$TARGET" --quiet -- -D warnings
+echo "windows-check: the desktop app (src-tauri, release features) for $TARGET"
+cargo clippy --manifest-path src-tauri/Cargo.toml --target "$TARGET" --features updater --quiet -- -D warnings

@@ -153,6 +153,7 @@ pub fn run() {
     let builder = builder.plugin(tauri_plugin_updater::Builder::new().build());
     let app = build_app(builder)
         .setup(|app| {
+            #[cfg(unix)]
             quit_on_signals(app.handle().clone());
             attach(app.handle(), start_daemon());
             app.manage(updates::Updates::for_app(app.handle()));
@@ -217,7 +218,10 @@ fn notify_problems<R: Runtime>(app: AppHandle<R>) {
     });
 }
 
-/// SIGTERM and SIGINT quit as the tray's Quit does, like `sekiad` on the same signals.
+/// SIGTERM and SIGINT quit as the tray's Quit does, like `sekiad` on the same signals. (Windows
+/// ends a GUI app through its windows' close and the session's end, which Tauri turns into
+/// `RunEvent::Exit`, where the daemon is stopped as well.)
+#[cfg(unix)]
 fn quit_on_signals<R: Runtime>(app: AppHandle<R>) {
     use tokio::signal::unix::{SignalKind, signal};
     // Registered here, before the daemon starts, not inside the task: a SIGTERM that arrives
