@@ -3,6 +3,10 @@
 # contents (binary, desktop entry, icons), its size (< 15 MB), that it installs with dpkg -i,
 # that the installed app starts its daemon (socket answering sekiactl) under Xvfb, and that it
 # uninstalls cleanly; the .rpm's contents and size (rpm -qpl, not installed: this is Debian).
+# Then the updater against real releases: the app is built twice, at its version and at 0.2.0,
+# with the release workflow's updater config and a signing key made for this run (the Tauri
+# CLI signs each .deb and .rpm as it signs releases), and tests/updater_release.rs updates the
+# first to the second over a local feed (and refuses tampered or mislabelled files).
 # Run after scripts/desktop-test.sh (which installs the build dependencies).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,15 +14,36 @@ source scripts/env.sh
 source scripts/apt.sh
 apt_install deb-test rpm
 
-# With the `updater` feature, as releases are built, so the size limit holds for what ships
-# (the updater artifacts and their signatures need the release key, so they are left out here).
-echo "deb-test: tauri build --bundles deb,rpm --features updater (release)"
-mkdir -p test-output
-(cd src-tauri && npx tauri build --bundles deb,rpm --features updater >"$PWD/../test-output/deb-build.log" 2>&1) || {
-  tail -40 test-output/deb-build.log
-  exit 1
+RELEASES="$(mktemp -d -t sekia-releases.XXXXXX)"
+trap 'rm -rf "$RELEASES"' EXIT
+# A key for this run only (no password), as `tauri signer generate` makes the release key.
+(cd src-tauri && npx tauri signer generate --ci -p "" -w "$RELEASES/test.key" >/dev/null)
+VERSION="$(python3 -c 'import json; print(json.load(open("src-tauri/tauri.conf.json"))["version"])')"
+NEWER=0.2.0
+
+# As releases are built: the `updater` feature and tauri.updater.conf.json (updater artifacts),
+# so the size limit holds for what ships. Arguments: the version, extra tauri.conf.json settings.
+build_release() {
+  local version="$1" extra="$2"
+  echo "deb-test: tauri build --bundles deb,rpm --features updater, signed updater artifacts ($version)"
+  (cd src-tauri && TAURI_SIGNING_PRIVATE_KEY="$(cat "$RELEASES/test.key")" TAURI_SIGNING_PRIVATE_KEY_PASSWORD="" \
+    npx tauri build --bundles deb,rpm --features updater --config tauri.updater.conf.json --config "$extra" \
+    >"$PWD/../test-output/deb-build-$version.log" 2>&1) || {
+    tail -40 "test-output/deb-build-$version.log"
+    exit 1
+  }
+  local bundle="$CARGO_TARGET_DIR/release/bundle"
+  for f in "deb/sekia_${version}_amd64.deb" "rpm/sekia-${version}-1.x86_64.rpm"; do
+    if [ ! -s "$bundle/$f" ] || [ ! -s "$bundle/$f.sig" ]; then
+      echo "deb-test: $f or its .sig was not made" >&2
+      exit 1
+    fi
+    cp "$bundle/$f" "$bundle/$f.sig" "$RELEASES/"
+  done
 }
-DEB="$(ls -t "$CARGO_TARGET_DIR"/release/bundle/deb/*.deb | head -1)"
+mkdir -p test-output
+build_release "$VERSION" '{}'
+DEB="$RELEASES/sekia_${VERSION}_amd64.deb"
 echo "deb-test: $DEB"
 size=$(stat -c %s "$DEB")
 echo "deb-test: size $((size / 1024)) KiB"
@@ -32,7 +57,7 @@ for want in usr/bin/sekia-desktop usr/share/applications/sekia.desktop \
 done
 echo "deb-test: binary, desktop entry and icons are in the package"
 
-RPM="$(ls -t "$CARGO_TARGET_DIR"/release/bundle/rpm/*.rpm | head -1)"
+RPM="$RELEASES/sekia-${VERSION}-1.x86_64.rpm"
 rpm_size=$(stat -c %s "$RPM")
 echo "deb-test: $RPM, $((rpm_size / 1024)) KiB"
 [ "$rpm_size" -lt $((15 * 1024 * 1024)) ] || { echo "deb-test: the .rpm is larger than 15 MB" >&2; exit 1; }
@@ -46,7 +71,7 @@ echo "deb-test: the .rpm holds the binary, desktop entry and icons"
 sudo=""
 [ "$(id -u)" -eq 0 ] || sudo="sudo"
 $sudo dpkg -i "$DEB" >/dev/null
-trap '$sudo dpkg -r sekia >/dev/null 2>&1 || true' EXIT
+trap '$sudo dpkg -r sekia >/dev/null 2>&1 || true; rm -rf "$RELEASES"' EXIT
 grep -q "^Exec=sekia-desktop" /usr/share/applications/sekia.desktop
 echo "deb-test: installed; launching /usr/bin/sekia-desktop under Xvfb"
 sandbox="$(mktemp -d -t sekia-deb.XXXXXX)"
@@ -62,6 +87,12 @@ HOME="$sandbox/home" XDG_RUNTIME_DIR="$sandbox/run" SEKIACTL="$CARGO_TARGET_DIR/
     [ ! -e "$XDG_RUNTIME_DIR/sekia/sekiad.sock" ] || { echo "socket left behind"; exit 1; }'
 rm -rf "$sandbox"
 $sudo dpkg -r sekia >/dev/null
-trap - EXIT
+trap 'rm -rf "$RELEASES"' EXIT
 [ ! -e /usr/bin/sekia-desktop ] || { echo "deb-test: dpkg -r left the binary" >&2; exit 1; }
 echo "deb-test: the installed app ran its daemon, quit cleanly, and uninstalled"
+
+# The second release, then the updater of the first against both (tests/updater_release.rs).
+build_release "$NEWER" "{\"version\":\"$NEWER\"}"
+echo "deb-test: the updater of $VERSION against the real $NEWER release (tests/updater_release.rs)"
+SEKIA_UPDATER_RELEASES="$RELEASES" cargo test --manifest-path src-tauri/Cargo.toml \
+  --features updater,mock-runtime,release-artifacts --test updater_release

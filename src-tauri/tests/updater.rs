@@ -6,38 +6,27 @@
 //! `tauri build` signs them. Needs `--features updater` (scripts/desktop-test.sh passes it).
 #![cfg(target_os = "linux")]
 
-use std::collections::HashMap;
+mod feed;
+
 use std::io::Cursor;
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use axum::body::Body;
-use axum::extract::State;
-use axum::http::header::CONTENT_LENGTH;
-use axum::http::{StatusCode, Uri};
-use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use futures_util::StreamExt;
+use feed::{CURRENT, FEED_PATH, Server, app, run};
 use minisign::KeyPair;
-use sekia_desktop::build_app;
 use sekia_desktop::updates::check::{download, updater_for};
 use sekia_desktop::updates::{Channel, UpdateError, UpdateStatus, Updates};
 use serde_json::{Value, json};
 use tauri::ipc::{CallbackFn, InvokeBody};
-use tauri::test::{INVOKE_KEY, MockRuntime, get_ipc_response, mock_builder};
+use tauri::test::{INVOKE_KEY, MockRuntime, get_ipc_response};
 use tauri::webview::InvokeRequest;
 use tauri::{App, Manager, WebviewWindow, WebviewWindowBuilder};
 use tauri_plugin_updater::Error as PluginError;
-use url::Url;
 
-/// The version tauri.conf.json gives the app under test.
-const CURRENT: &str = "0.1.0";
 const NEWER: &str = "0.2.0";
-/// Where the test feed is asked for, as a user would write it (the plugin fills `{{target}}`).
-const FEED_PATH: &str = "/{{target}}/latest.json";
 
 // --- releases --------------------------------------------------------------------------------
 
@@ -104,120 +93,6 @@ fn installed_payload(version: &str) -> Vec<u8> {
     out
 }
 
-/// This machine's key in the feed's `platforms`, as the plugin looks it up.
-fn platform() -> String {
-    format!("linux-{}", std::env::consts::ARCH)
-}
-
-// --- the release feed --------------------------------------------------------------------------
-
-/// Files served on 127.0.0.1, and every path asked for.
-#[derive(Default)]
-struct Feed {
-    files: Mutex<HashMap<String, Vec<u8>>>,
-    requests: Mutex<Vec<String>>,
-}
-
-struct Server {
-    feed: Arc<Feed>,
-    addr: SocketAddr,
-}
-
-impl Server {
-    fn start() -> Self {
-        let feed = Arc::new(Feed::default());
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.set_nonblocking(true).unwrap();
-        let addr = listener.local_addr().unwrap();
-        let router = axum::Router::new()
-            .fallback(serve)
-            .with_state(Arc::clone(&feed));
-        tauri::async_runtime::spawn(async move {
-            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-            axum::serve(listener, router).await.unwrap();
-        });
-        Self { feed, addr }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.addr)
-    }
-
-    fn put(&self, path: &str, bytes: Vec<u8>) {
-        self.feed
-            .files
-            .lock()
-            .unwrap()
-            .insert(path.to_string(), bytes);
-    }
-
-    /// Publishes `latest.json` announcing `announced`, pointing at `file` (served as `bytes`)
-    /// with `signature`.
-    fn publish(&self, announced: &str, file: &str, bytes: Vec<u8>, signature: &str) {
-        let path = format!("/download/{file}");
-        let manifest = json!({
-            "version": announced,
-            "notes": format!("sekia {announced}"),
-            "pub_date": "2026-12-01T12:00:00Z",
-            "platforms": { platform(): { "url": self.url(&path), "signature": signature } },
-        });
-        self.put(&path, bytes);
-        self.put("/linux/latest.json", serde_json::to_vec(&manifest).unwrap());
-    }
-
-    /// The feed the app asks, with the plugin's placeholders.
-    fn feed_url(&self) -> Url {
-        Url::parse(&self.url(FEED_PATH)).unwrap()
-    }
-
-    fn requests(&self) -> Vec<String> {
-        self.feed.requests.lock().unwrap().clone()
-    }
-}
-
-async fn serve(State(feed): State<Arc<Feed>>, uri: Uri) -> Response {
-    feed.requests.lock().unwrap().push(uri.path().to_string());
-    let Some(bytes) = feed.files.lock().unwrap().get(uri.path()).cloned() else {
-        return StatusCode::NOT_FOUND.into_response();
-    };
-    if !uri.path().starts_with("/download/") {
-        return bytes.into_response();
-    }
-    // Downloads come in 16 KiB pieces a millisecond apart, as over a real line, so the
-    // progress the app shows has steps to show.
-    let length = bytes.len();
-    let pieces: Vec<Vec<u8>> = bytes.chunks(16 * 1024).map(<[u8]>::to_vec).collect();
-    let stream = futures_util::stream::iter(pieces).then(|piece| async move {
-        tokio::time::sleep(std::time::Duration::from_millis(1)).await;
-        Ok::<_, std::convert::Infallible>(piece)
-    });
-    ([(CONTENT_LENGTH, length)], Body::from_stream(stream)).into_response()
-}
-
-// --- the app -----------------------------------------------------------------------------------
-
-/// The real tauri.conf.json, as one `Context` (it embeds the UI, so it is made once).
-fn context() -> tauri::Context<MockRuntime> {
-    tauri::generate_context!()
-}
-
-/// The app as `run` wires it, with the updater plugin, on the mock runtime. The real
-/// `plugins.updater` config, but trusting `key` and allowing the test server's plain HTTP.
-fn app(key: &SigningKey) -> App<MockRuntime> {
-    let mut context = context();
-    let plugins = &mut context.config_mut().plugins.0;
-    let mut updater = plugins["updater"].clone();
-    updater["pubkey"] = json!(key.public());
-    updater["dangerousInsecureTransportProtocol"] = json!(true);
-    plugins.insert("updater".into(), updater);
-    let app = build_app(mock_builder())
-        .plugin(tauri_plugin_updater::Builder::new().build())
-        .build(context)
-        .unwrap();
-    assert_eq!(app.package_info().version.to_string(), CURRENT);
-    app
-}
-
 /// sekia 0.1.0 as installed: an AppImage in a folder of its own.
 struct Installed {
     _dir: tempfile::TempDir,
@@ -235,10 +110,6 @@ impl Installed {
     fn content(&self) -> Vec<u8> {
         std::fs::read(&self.path).unwrap()
     }
-}
-
-fn run<T>(f: impl Future<Output = T>) -> T {
-    tauri::async_runtime::block_on(f)
 }
 
 /// Checks `server`'s feed and downloads what it announces, as "Update to vX.Y.Z" does.
@@ -267,7 +138,7 @@ fn check_and_download(
 #[test]
 fn a_newer_release_is_found_downloaded_verified_and_installed() {
     let key = SigningKey::new();
-    let app = app(&key);
+    let app = app(&key.public());
     let server = Server::start();
     let (file, artifact) = release_artifact(NEWER);
     server.publish(
@@ -314,7 +185,7 @@ fn a_newer_release_is_found_downloaded_verified_and_installed() {
 #[test]
 fn a_flipped_byte_is_refused_as_an_invalid_signature() {
     let key = SigningKey::new();
-    let app = app(&key);
+    let app = app(&key.public());
     let server = Server::start();
     let (file, artifact) = release_artifact(NEWER);
     let signature = key.sign(&file, &artifact, Some(NEWER));
@@ -344,7 +215,7 @@ fn an_older_release_announced_as_newer_is_refused() {
     // A tampered feed pairs the version 0.2.0 with a genuine, validly signed older release
     // (0.1.5), to roll users back to it: the version signed with the file gives it away.
     let key = SigningKey::new();
-    let app = app(&key);
+    let app = app(&key.public());
     let server = Server::start();
     let (file, older) = release_artifact("0.1.5");
     server.publish(
@@ -371,7 +242,7 @@ fn an_older_release_announced_as_newer_is_refused() {
 #[test]
 fn a_signature_without_a_version_or_from_another_key_is_refused() {
     let key = SigningKey::new();
-    let app = app(&key);
+    let app = app(&key.public());
     let server = Server::start();
     let (file, artifact) = release_artifact(NEWER);
     let installed = Installed::new();
@@ -428,7 +299,7 @@ fn updates(server: &Server, dir: &Path) -> Updates {
 #[test]
 fn a_feed_without_a_newer_version_changes_nothing() {
     let key = SigningKey::new();
-    let app = app(&key);
+    let app = app(&key.public());
     let server = Server::start();
     let dir = tempfile::tempdir().unwrap();
     let updates = updates(&server, dir.path());
@@ -484,7 +355,7 @@ fn a_feed_without_a_newer_version_changes_nothing() {
 #[test]
 fn the_app_offers_a_found_release_and_shows_the_download() {
     let key = SigningKey::new();
-    let app = app(&key);
+    let app = app(&key.public());
     let server = Server::start();
     let dir = tempfile::tempdir().unwrap();
     let updates = updates(&server, dir.path());
@@ -615,7 +486,7 @@ fn invoke(window: &WebviewWindow<MockRuntime>, cmd: &str, args: Value) -> Result
 #[test]
 fn the_window_reaches_the_update_commands_and_no_other_window_does() {
     let key = SigningKey::new();
-    let app = app(&key);
+    let app = app(&key.public());
     let server = Server::start();
     let (file, artifact) = release_artifact(CURRENT);
     server.publish(
