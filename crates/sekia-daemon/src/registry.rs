@@ -157,6 +157,12 @@ impl Registry {
         self.lock().len()
     }
 
+    /// Whether some agent is still counted online, so a sweep could find it gone. With none
+    /// (no agents, or all already offline) there is nothing to sweep until the next beat.
+    pub fn has_online_agents(&self) -> bool {
+        self.lock().values().any(|e| !e.reported_offline)
+    }
+
     /// Logs agents that have just gone offline; returns their names.
     pub fn sweep(&self) -> Vec<String> {
         let now = self.clock.now();
@@ -203,7 +209,10 @@ impl Registry {
                         Ok(h) => registry.record_heartbeat(h),
                         Err(e) => tracing::warn!(subject = %msg.subject, error = %e, "ignoring malformed heartbeat"),
                     },
-                    _ = sweep.tick() => { registry.sweep(); }
+                    // Only while an agent could go offline: an idle daemon with no agents (the
+                    // desktop app's usual state) does not wake up for nothing. The guard is
+                    // looked at again after every registration and beat.
+                    _ = sweep.tick(), if registry.has_online_agents() => { registry.sweep(); }
                     else => break,
                 }
             }
@@ -230,6 +239,7 @@ mod tests {
     fn offline_after_missed_beats_and_back() {
         let clock = Arc::new(ManualClock::new(1_700_000_000));
         let reg = Registry::new(clock.clone(), Duration::from_secs(30), 3);
+        assert!(!reg.has_online_agents(), "no agents: no sweeps");
         reg.record_registration(Registration {
             name: "a".into(),
             version: "1".into(),
@@ -247,9 +257,12 @@ mod tests {
         );
         clock.advance(Duration::from_secs(1));
         assert_eq!(reg.agents()[0].status, OFFLINE);
+        assert!(reg.has_online_agents(), "a sweep is due");
         assert_eq!(reg.sweep(), vec!["a".to_string()]);
         assert!(reg.sweep().is_empty(), "a transition is reported once");
+        assert!(!reg.has_online_agents(), "nothing left to sweep for");
         reg.record_heartbeat(hb("a"));
+        assert!(reg.has_online_agents());
         let a = &reg.agents()[0];
         assert_eq!(a.status, "running");
         assert_eq!((a.events_processed, a.errors), (3, 1));

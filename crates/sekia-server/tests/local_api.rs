@@ -42,14 +42,22 @@ async fn served_answered_exclusive_and_served_again_after_shutdown() {
 
     match ApiServer::bind(daemon.clone(), &path).await {
         Err(SocketError::AlreadyRunning(p)) => assert_eq!(p, path),
-        other => panic!("a second server must be refused, got {:?}", other.map(|_| ())),
+        other => panic!(
+            "a second server must be refused, got {:?}",
+            other.map(|_| ())
+        ),
     }
     // The refused attempt left the first one serving.
     let again: StatusResponse = client.get("/api/v1/status").await.unwrap();
     assert_eq!(again.status, "ok");
 
     server.shutdown().await;
-    assert!(client.get::<StatusResponse>("/api/v1/status").await.is_err());
+    assert!(
+        client
+            .get::<StatusResponse>("/api/v1/status")
+            .await
+            .is_err()
+    );
     let server = ApiServer::bind(daemon.clone(), &path).await.unwrap();
     let back: StatusResponse = client.get("/api/v1/status").await.unwrap();
     assert_eq!(back.status, "ok");
