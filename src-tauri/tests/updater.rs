@@ -15,7 +15,10 @@ use std::time::Instant;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use feed::{CURRENT, FEED_PATH, Server, app, run};
+use feed::{
+    CURRENT, FEED_PATH, Server, app, assert_invalid_signature, assert_version_mismatch, flipped,
+    run,
+};
 use minisign::KeyPair;
 use sekia_desktop::updates::check::{download, updater_for};
 use sekia_desktop::updates::{Channel, UpdateError, UpdateStatus, Updates};
@@ -189,23 +192,12 @@ fn a_flipped_byte_is_refused_as_an_invalid_signature() {
     let server = Server::start();
     let (file, artifact) = release_artifact(NEWER);
     let signature = key.sign(&file, &artifact, Some(NEWER));
-    let mut tampered = artifact.clone();
-    let middle = tampered.len() / 2;
-    tampered[middle] ^= 0x01;
-    server.publish(NEWER, &file, tampered, &signature);
+    server.publish(NEWER, &file, flipped(&artifact), &signature);
     let installed = Installed::new();
 
     let (_, result) = check_and_download(&app, &server, &installed);
     let err = result.expect_err("a tampered download must not verify");
-    assert!(
-        matches!(
-            err,
-            UpdateError::Rejected(PluginError::Minisign(
-                minisign_verify::Error::InvalidSignature
-            ))
-        ),
-        "{err:?}"
-    );
+    assert_invalid_signature(&err);
     assert!(err.to_string().contains("nothing was installed"), "{err}");
     assert_eq!(installed.content(), installed_payload(CURRENT));
 }
@@ -228,14 +220,7 @@ fn an_older_release_announced_as_newer_is_refused() {
 
     let (_, result) = check_and_download(&app, &server, &installed);
     let err = result.expect_err("a release signed for 0.1.5 is not 0.2.0");
-    assert!(
-        matches!(
-            &err,
-            UpdateError::Rejected(PluginError::SignedVersionMismatch { signed, announced })
-                if signed == "0.1.5" && announced == NEWER
-        ),
-        "{err:?}"
-    );
+    assert_version_mismatch(&err, "0.1.5", NEWER);
     assert_eq!(installed.content(), installed_payload(CURRENT));
 }
 

@@ -14,9 +14,11 @@ use axum::http::{StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt;
 use sekia_desktop::build_app;
+use sekia_desktop::updates::UpdateError;
 use serde_json::json;
 use tauri::App;
 use tauri::test::{MockRuntime, mock_builder};
+use tauri_plugin_updater::Error as PluginError;
 use url::Url;
 
 /// The version tauri.conf.json gives the app under test.
@@ -136,4 +138,37 @@ pub fn app(pubkey: &str) -> App<MockRuntime> {
 
 pub fn run<T>(f: impl Future<Output = T>) -> T {
     tauri::async_runtime::block_on(f)
+}
+
+/// `bytes` with one bit flipped in the middle, as a corrupted or tampered download.
+pub fn flipped(bytes: &[u8]) -> Vec<u8> {
+    let mut tampered = bytes.to_vec();
+    let middle = tampered.len() / 2;
+    tampered[middle] ^= 0x01;
+    tampered
+}
+
+/// The download was refused because its signature does not match its bytes.
+pub fn assert_invalid_signature(err: &UpdateError) {
+    assert!(
+        matches!(
+            err,
+            UpdateError::Rejected(PluginError::Minisign(
+                minisign_verify::Error::InvalidSignature
+            ))
+        ),
+        "{err:?}"
+    );
+}
+
+/// The download was refused because it was signed as `signed` but announced as `announced`.
+pub fn assert_version_mismatch(err: &UpdateError, signed: &str, announced: &str) {
+    assert!(
+        matches!(
+            err,
+            UpdateError::Rejected(PluginError::SignedVersionMismatch { signed: s, announced: a })
+                if s == signed && a == announced
+        ),
+        "{err:?}"
+    );
 }
