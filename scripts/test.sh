@@ -12,7 +12,6 @@ echo "test: release workflows (actionlint)"
 scripts/release-lint.sh
 echo "test: cargo clippy (warnings are errors)"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
-scripts/windows-check.sh
 scripts/accounts-setup.sh
 echo "test: cargo test"
 cargo test --workspace --exclude sekia-accounts
@@ -20,6 +19,9 @@ echo "test: sekia-accounts (real oauth2-mock-server; a real Secret Service in a 
 scripts/accounts-setup.sh with-keyring cargo test -p sekia-accounts
 echo "test: the UI (svelte-check, Vitest, build, Chromium end to end against sekiad)"
 scripts/ui-test.sh
+# After the UI build: the desktop app embeds ui/dist, for Windows too.
+echo "test: the Windows build (clippy for x86_64-pc-windows-gnu)"
+scripts/windows-check.sh
 echo "test: desktop shell (src-tauri: mock runtime + WebDriver under Xvfb)"
 scripts/desktop-test.sh
 echo "test: the .deb (build, contents, dpkg -i, launch, remove)"

@@ -5,6 +5,7 @@
 # Manager store and the Windows signal handling compile and lint here, before the Windows CI
 # job (.github/workflows/ci.yml) and the release workflow build them for real. Installs the target and the
 # MinGW-w64 C/C++ compilers (SQLite, Luau and ring are C and C++) where missing.
+# The desktop app embeds ui/dist: build the UI first (scripts/ui-test.sh or `npm run build` in ui/).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
