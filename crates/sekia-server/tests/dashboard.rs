@@ -2,12 +2,13 @@
 //! Host/Origin check, authentication (and the refusal to listen beyond loopback without it), the
 //! body limit, the cap of 50 live-event connections, and the UI's files.
 
-use std::sync::Arc;
+mod common;
+
 use std::time::Duration;
 
 use reqwest::StatusCode;
+use sekia_daemon::Daemon;
 use sekia_daemon::config::{Secret, WebConfig};
-use sekia_daemon::{Config, Daemon, ManualClock};
 use sekia_server::{MAX_LIVE_CONNECTIONS, WebError, WebServer};
 use serde_json::{Value, json};
 
@@ -24,14 +25,7 @@ async fn start(web: WebConfig) -> Result<Fixture, WebError> {
     std::fs::create_dir_all(ui.join("assets")).unwrap();
     std::fs::write(ui.join("index.html"), "<!doctype html><title>sekia</title>").unwrap();
     std::fs::write(ui.join("assets/app.js"), "console.log(1)").unwrap();
-    let mut config = Config::default();
-    config.store.path = dir.path().join("sekia.db");
-    config.workflows.dir = dir.path().join("workflows");
-    config.workflows.hot_reload = false;
-    config.skills.dir = Default::default();
-    let daemon = Daemon::start(config, Arc::new(ManualClock::new(1_700_000_000)))
-        .await
-        .unwrap();
+    let daemon = common::daemon(dir.path()).await;
     match WebServer::bind(daemon.clone(), &web, &ui).await {
         Ok(web) => Ok(Fixture {
             base: format!("http://{}", web.addr()),

@@ -3,10 +3,10 @@
 //! `ApiClient` as `sekiactl` uses it: a second server on the same name is refused as "already
 //! running", and after shutdown the name can be served again.
 
-use std::path::PathBuf;
-use std::sync::Arc;
+mod common;
 
-use sekia_daemon::{Config, Daemon, ManualClock};
+use std::path::PathBuf;
+
 use sekia_protocol::StatusResponse;
 use sekia_server::{ApiClient, ApiServer, SocketError};
 
@@ -25,14 +25,7 @@ fn endpoint(dir: &std::path::Path) -> PathBuf {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn served_answered_exclusive_and_served_again_after_shutdown() {
     let dir = tempfile::tempdir().unwrap();
-    let mut config = Config::default();
-    config.store.path = dir.path().join("sekia.db");
-    config.workflows.dir = dir.path().join("workflows");
-    config.workflows.hot_reload = false;
-    config.skills.dir = Default::default();
-    let daemon = Daemon::start(config, Arc::new(ManualClock::new(1_700_000_000)))
-        .await
-        .unwrap();
+    let daemon = common::daemon(dir.path()).await;
     let path = endpoint(dir.path());
 
     let server = ApiServer::bind(daemon.clone(), &path).await.unwrap();
