@@ -237,6 +237,16 @@ def main():
 
     step("the menu has the status line and every action", menu_has_every_action)
 
+    def log_file():
+        logs = Path(os.environ["HOME"]) / ".local" / "share" / "ai.sekia.desktop" / "logs"
+        until("the log file", lambda: next(logs.glob("*.log"), None))
+        until("the daemon's start in the log file",
+              lambda: "sekiad started" in next(logs.glob("*.log")).read_text())
+        if logs.stat().st_mode & 0o777 != 0o700:
+            raise AssertionError(f"the log folder is {logs.stat().st_mode & 0o777:o}, want 700")
+
+    step("the app logs to a file in its private log folder, the daemon's lines included", log_file)
+
     def status_line_counts_events():
         before = tray.item("sekia: ")[1]
         sekiactl("events", "publish", "--source", "e2e", "--type", "e2e.tray", "--payload", "{}")

@@ -25,6 +25,10 @@ pub const STATE_EVENT: &str = "sekia:state";
 /// Tauri event with each newly stored event (a `StoredEvent`), as it is committed to history.
 pub const NEW_EVENT: &str = "sekia:event";
 
+/// Size of one log file before it is rotated, and how many rotated files are kept.
+const LOG_FILE_BYTES: u128 = 1024 * 1024;
+const LOG_FILES_KEPT: usize = 5;
+
 /// The argument a login start (autostart) passes: start in the tray, without the window.
 pub const HIDDEN_ARG: &str = "--hidden";
 
@@ -127,9 +131,13 @@ pub fn run() {
         }))
         .plugin(tauri_plugin_opener::init())
         .plugin(tauri_plugin_notification::init())
+        // A rotating file in the app's log folder: 1 MiB each, the five newest kept (the
+        // plugin's default keeps one file of 40 kB, too little to look back at a problem).
         .plugin(
             tauri_plugin_log::Builder::new()
                 .level(log::LevelFilter::Info)
+                .max_file_size(LOG_FILE_BYTES)
+                .rotation_strategy(tauri_plugin_log::RotationStrategy::KeepSome(LOG_FILES_KEPT))
                 .build(),
         )
         // "Start at login" in the tray menu; a login start opens no window.
@@ -155,6 +163,8 @@ pub fn run() {
         .setup(|app| {
             #[cfg(unix)]
             quit_on_signals(app.handle().clone());
+            #[cfg(unix)]
+            keep_logs_private(app.handle());
             attach(app.handle(), start_daemon());
             app.manage(updates::Updates::for_app(app.handle()));
             tray::create(app.handle())?;
@@ -216,6 +226,19 @@ fn notify_problems<R: Runtime>(app: AppHandle<R>) {
             }
         }
     });
+}
+
+/// The log folder is the user's alone (0700): the log names workflows, agents and errors. (The
+/// log plugin makes it with the default mode, before any setup code runs.)
+#[cfg(unix)]
+fn keep_logs_private<R: Runtime>(app: &AppHandle<R>) {
+    use std::os::unix::fs::PermissionsExt;
+    let Ok(dir) = app.path().app_log_dir() else {
+        return;
+    };
+    if let Err(e) = std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)) {
+        log::warn!("cannot make {} private: {e}", dir.display());
+    }
 }
 
 /// SIGTERM and SIGINT quit as the tray's Quit does, like `sekiad` on the same signals. (Windows
