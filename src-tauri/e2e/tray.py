@@ -10,6 +10,7 @@ Run under Xvfb and a private D-Bus session with a temporary HOME and XDG_RUNTIME
 (scripts/desktop-test.sh does). Env: APP_BIN (the app), SEKIACTL (the CLI), OUT_DIR.
 """
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -22,7 +23,10 @@ import threading
 import dbus
 import dbus.mainloop.glib
 import dbus.service
-from gi.repository import GLib
+import gi
+
+gi.require_version("GdkPixbuf", "2.0")
+from gi.repository import GdkPixbuf, GLib  # noqa: E402 - after require_version
 from Xlib import X, display
 
 APP_BIN = os.environ["APP_BIN"]
@@ -34,6 +38,8 @@ MENU_INTERFACE = "com.canonical.dbusmenu"
 ITEM_INTERFACE = "org.kde.StatusNotifierItem"
 
 dbus.mainloop.glib.DBusGMainLoop(set_as_default=True)
+# The tray finder asks every connection of the app; one that does not answer is skipped.
+logging.getLogger("dbus.proxies").setLevel(logging.CRITICAL)
 bus = dbus.SessionBus()
 failed = 0
 
@@ -64,6 +70,56 @@ class Notifications(dbus.service.Object):
     @dbus.service.method("org.freedesktop.Notifications", in_signature="u")
     def CloseNotification(self, id_):
         pass
+
+
+class Portal(dbus.service.Object):
+    """The XDG desktop portal's Settings, which this private session bus lacks: it answers the
+    desktop's colour scheme (`org.freedesktop.appearance` `color-scheme`: 1 dark, 2 light) and
+    signals its changes, as the portal does when the user switches."""
+
+    SETTINGS = "org.freedesktop.portal.Settings"
+
+    def __init__(self, scheme):
+        self.scheme = scheme
+        name = dbus.service.BusName("org.freedesktop.portal.Desktop", bus)
+        super().__init__(name, "/org/freedesktop/portal/desktop")
+
+    def _value(self, namespace, key):
+        if (namespace, key) != ("org.freedesktop.appearance", "color-scheme"):
+            raise dbus.DBusException("not found", name="org.freedesktop.portal.Error.NotFound")
+        return dbus.UInt32(self.scheme)
+
+    @dbus.service.method(SETTINGS, in_signature="ss", out_signature="v")
+    def ReadOne(self, namespace, key):
+        return self._value(namespace, key)
+
+    @dbus.service.method(SETTINGS, in_signature="ss", out_signature="v")
+    def Read(self, namespace, key):
+        return dbus.UInt32(self._value(namespace, key), variant_level=1)
+
+    @dbus.service.signal(SETTINGS, signature="ssv")
+    def SettingChanged(self, namespace, key, value):
+        pass
+
+    def switch(self, scheme):
+        """The user picks another scheme (sent from the bus's main loop thread)."""
+        self.scheme = scheme
+
+        def emit():
+            self.SettingChanged("org.freedesktop.appearance", "color-scheme", dbus.UInt32(scheme))
+            return False
+        GLib.idle_add(emit)
+
+
+def brightness(png):
+    """Mean brightness (0 to 1) of the opaque pixels of a PNG."""
+    loader = GdkPixbuf.PixbufLoader()
+    loader.write(png)
+    loader.close()
+    pixbuf = loader.get_pixbuf()
+    pixels, n = pixbuf.get_pixels(), pixbuf.get_n_channels()
+    lit = [sum(pixels[i:i + 3]) / 765 for i in range(0, len(pixels), n) if pixels[i + 3] > 200]
+    return sum(lit) / len(lit)
 
 
 def step(name, f):
@@ -211,6 +267,7 @@ def launch():
 def main():
     OUT_DIR.mkdir(parents=True, exist_ok=True)
     notifications = Notifications()
+    portal = Portal(scheme=2)
     threading.Thread(target=GLib.MainLoop().run, daemon=True).start()
     app = launch()
     tray = None
@@ -246,6 +303,18 @@ def main():
             raise AssertionError(f"the log folder is {logs.stat().st_mode & 0o777:o}, want 700")
 
     step("the app logs to a file in its private log folder, the daemon's lines included", log_file)
+
+    def icon_follows_the_colour_scheme():
+        light = brightness(tray.icon())
+        if light > 0.4:
+            raise AssertionError(f"a light desktop wants the dark mark, brightness {light:.2f}")
+        portal.switch(1)
+        until("the mark for dark panels", lambda: brightness(tray.icon()) > 0.6)
+        portal.switch(2)
+        until("the mark for light panels again", lambda: brightness(tray.icon()) < 0.4)
+
+    step("the icon follows the desktop's light/dark scheme (XDG settings portal)",
+         icon_follows_the_colour_scheme)
 
     def status_line_counts_events():
         before = tray.item("sekia: ")[1]

@@ -6,6 +6,7 @@
 pub mod alerts;
 mod commands;
 pub mod host;
+mod panel;
 mod tray;
 pub mod updates;
 mod wakeups;

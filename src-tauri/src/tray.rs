@@ -1,7 +1,7 @@
 //! The tray icon and its menu. Linux (appindicator) delivers no clicks on the icon itself, so
 //! every action is a menu item.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use tokio::sync::Notify;
 
@@ -13,10 +13,15 @@ use tauri_plugin_autostart::ManagerExt;
 use tauri_plugin_opener::OpenerExt;
 
 use crate::host::{DaemonHost, DaemonState};
+use crate::panel::Panel;
 
+/// The marks for dark panels (white with a dark edge) and for light ones (near-black with a
+/// white edge); attention and error are coloured and read on both.
 const ICON: &[u8] = include_bytes!("../icons/tray-64.png");
+const ICON_LIGHT: &[u8] = include_bytes!("../icons/tray-light-64.png");
 const ICON_ATTENTION: &[u8] = include_bytes!("../icons/tray-attention-64.png");
 const ICON_PAUSED: &[u8] = include_bytes!("../icons/tray-paused-64.png");
+const ICON_PAUSED_LIGHT: &[u8] = include_bytes!("../icons/tray-paused-light-64.png");
 const ICON_ERROR: &[u8] = include_bytes!("../icons/tray-error-64.png");
 
 /// What the icon shows.
@@ -29,13 +34,20 @@ enum Look {
 }
 
 impl Look {
-    fn bytes(self) -> &'static [u8] {
-        match self {
-            Look::Ok => ICON,
-            Look::Attention => ICON_ATTENTION,
-            Look::Paused => ICON_PAUSED,
-            Look::Error => ICON_ERROR,
+    fn bytes(self, panel: Panel) -> &'static [u8] {
+        match (self, panel) {
+            (Look::Ok, Panel::Dark) => ICON,
+            (Look::Ok, Panel::Light) => ICON_LIGHT,
+            (Look::Paused, Panel::Dark) => ICON_PAUSED,
+            (Look::Paused, Panel::Light) => ICON_PAUSED_LIGHT,
+            (Look::Attention, _) => ICON_ATTENTION,
+            (Look::Error, _) => ICON_ERROR,
         }
+    }
+
+    /// The monochrome marks are templates on macOS: the menu bar tints them for its appearance.
+    fn is_template(self) -> bool {
+        matches!(self, Look::Ok | Look::Paused)
     }
 }
 
@@ -88,8 +100,17 @@ pub fn create<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<()> {
     let pause_item = pause.clone();
     let refresh = Arc::new(Notify::new());
     let refresh_on_toggle = Arc::clone(&refresh);
+    // The panel's brightness, followed as the desktop's colour scheme changes.
+    let panel = Arc::new(Mutex::new(Panel::Dark));
+    let (panel_now, refresh_on_panel) = (Arc::clone(&panel), Arc::clone(&refresh));
+    let first = crate::panel::watch(move |p| {
+        *panel_now.lock().unwrap_or_else(|e| e.into_inner()) = p;
+        refresh_on_panel.notify_one();
+    });
+    *panel.lock().unwrap_or_else(|e| e.into_inner()) = first;
     let tray = TrayIconBuilder::with_id("sekia")
-        .icon(Image::from_bytes(ICON)?)
+        .icon(Image::from_bytes(Look::Ok.bytes(first))?)
+        .icon_as_template(Look::Ok.is_template())
         .tooltip("sekia")
         .menu(&menu)
         .show_menu_on_left_click(true)
@@ -110,7 +131,7 @@ pub fn create<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<()> {
     // "Update to vX.Y.Z", when there is one, comes first after the status line.
     #[cfg(feature = "updater")]
     updates.follow(app, menu.clone(), 2);
-    keep_status_fresh(host, status, pause, tray, refresh);
+    keep_status_fresh(host, status, pause, tray, refresh, panel);
     Ok(())
 }
 
@@ -207,6 +228,7 @@ fn keep_status_fresh<R: Runtime>(
     pause: MenuItem<R>,
     tray: TrayIcon<R>,
     refresh: Arc<Notify>,
+    panel: Arc<Mutex<Panel>>,
 ) {
     let mut states = host.subscribe();
     tauri::async_runtime::spawn(async move {
@@ -215,11 +237,13 @@ fn keep_status_fresh<R: Runtime>(
         loop {
             let state = states.borrow_and_update().clone();
             let (line, look, paused) = summary(&host, &state).await;
-            if shown != Some(look)
-                && let Ok(icon) = Image::from_bytes(look.bytes())
+            let on = *panel.lock().unwrap_or_else(|e| e.into_inner());
+            if shown != Some((look, on))
+                && let Ok(icon) = Image::from_bytes(look.bytes(on))
             {
-                shown = Some(look);
+                shown = Some((look, on));
                 let _ = tray.set_icon(Some(icon));
+                let _ = tray.set_icon_as_template(look.is_template());
             }
             let _ = pause.set_text(if paused { RESUME_TEXT } else { PAUSE_TEXT });
             let _ = status.set_text(&line);

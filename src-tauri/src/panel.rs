@@ -1,0 +1,169 @@
+//! Whether the tray icon sits on a light or a dark panel, so the tray draws the variant that
+//! reads there (`icons/tray-light.svg` and `tray-paused-light.svg` for light panels; the
+//! white-on-dark marks otherwise; the attention and error colours read on both).
+//!
+//! - Linux: the desktop's colour scheme from the XDG settings portal
+//!   (`org.freedesktop.appearance` `color-scheme`: 1 prefers dark, 2 prefers light), followed as
+//!   it changes through the portal's `SettingChanged` signal — a blocked thread, no polling.
+//!   Without a portal or a preference: dark (GNOME's top bar is dark in both schemes, and so
+//!   are most panels).
+//! - Windows: the taskbar's `SystemUsesLightTheme`, read at start.
+//! - macOS: the ok and paused marks are drawn as templates that the menu bar tints itself.
+
+/// The panel's brightness.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Panel {
+    Light,
+    Dark,
+}
+
+impl Panel {
+    /// From the portal's `color-scheme` value.
+    #[cfg(any(target_os = "linux", test))]
+    pub fn from_color_scheme(value: u32) -> Self {
+        if value == 2 {
+            Panel::Light
+        } else {
+            Panel::Dark
+        }
+    }
+}
+
+/// The panel now; `on_change` is called from a background thread whenever it changes.
+pub fn watch(on_change: impl Fn(Panel) + Send + 'static) -> Panel {
+    imp::watch(on_change)
+}
+
+#[cfg(target_os = "linux")]
+mod imp {
+    use zbus::blocking::{Connection, Proxy};
+    use zbus::zvariant::{OwnedValue, Value};
+
+    use super::Panel;
+
+    const NAMESPACE: &str = "org.freedesktop.appearance";
+    const KEY: &str = "color-scheme";
+
+    pub fn watch(on_change: impl Fn(Panel) + Send + 'static) -> Panel {
+        let Ok(connection) = Connection::session() else {
+            return Panel::Dark;
+        };
+        // Answers the bus's standard calls (Introspect, Ping) on this connection instead of
+        // leaving a caller to time out.
+        let _ = connection.object_server();
+        let Ok(proxy) = settings(&connection) else {
+            return Panel::Dark;
+        };
+        let now = read(&proxy).map_or(Panel::Dark, Panel::from_color_scheme);
+        let spawned = std::thread::Builder::new()
+            .name("sekia-panel".into())
+            .spawn(move || follow(&connection, now, on_change));
+        if let Err(e) = spawned {
+            log::warn!("cannot follow the desktop's colour scheme: {e}");
+        }
+        now
+    }
+
+    fn settings(connection: &Connection) -> zbus::Result<Proxy<'static>> {
+        Proxy::new(
+            connection,
+            "org.freedesktop.portal.Desktop",
+            "/org/freedesktop/portal/desktop",
+            "org.freedesktop.portal.Settings",
+        )
+    }
+
+    /// `ReadOne` (portal version 2), else the older `Read`, which wraps the value once more.
+    fn read(proxy: &Proxy<'_>) -> Option<u32> {
+        let value: OwnedValue = proxy
+            .call("ReadOne", &(NAMESPACE, KEY))
+            .or_else(|_| proxy.call("Read", &(NAMESPACE, KEY)))
+            .ok()?;
+        number(&value)
+    }
+
+    fn number(value: &Value<'_>) -> Option<u32> {
+        match value {
+            Value::U32(n) => Some(*n),
+            Value::Value(inner) => number(inner),
+            _ => None,
+        }
+    }
+
+    fn follow(connection: &Connection, mut shown: Panel, on_change: impl Fn(Panel)) {
+        let Ok(proxy) = settings(connection) else {
+            return;
+        };
+        let Ok(signals) = proxy.receive_signal("SettingChanged") else {
+            return;
+        };
+        for message in signals {
+            let Ok((namespace, key, value)) =
+                message.body().deserialize::<(String, String, OwnedValue)>()
+            else {
+                continue;
+            };
+            if namespace != NAMESPACE || key != KEY {
+                continue;
+            }
+            let panel = number(&value).map_or(Panel::Dark, Panel::from_color_scheme);
+            if panel != shown {
+                shown = panel;
+                on_change(panel);
+            }
+        }
+    }
+}
+
+#[cfg(windows)]
+mod imp {
+    use windows_sys::Win32::System::Registry::{HKEY_CURRENT_USER, RRF_RT_REG_DWORD, RegGetValueW};
+
+    use super::Panel;
+
+    pub fn watch(_on_change: impl Fn(Panel) + Send + 'static) -> Panel {
+        let wide = |s: &str| s.encode_utf16().chain([0]).collect::<Vec<u16>>();
+        let key = wide(r"Software\Microsoft\Windows\CurrentVersion\Themes\Personalize");
+        let value = wide("SystemUsesLightTheme");
+        let mut data: u32 = 0;
+        let mut size = std::mem::size_of::<u32>() as u32;
+        // SAFETY: NUL-terminated names; `data` and `size` describe a DWORD buffer.
+        let status = unsafe {
+            RegGetValueW(
+                HKEY_CURRENT_USER,
+                key.as_ptr(),
+                value.as_ptr(),
+                RRF_RT_REG_DWORD,
+                std::ptr::null_mut(),
+                (&raw mut data).cast(),
+                &mut size,
+            )
+        };
+        if status == 0 && data == 1 {
+            Panel::Light
+        } else {
+            Panel::Dark
+        }
+    }
+}
+
+#[cfg(not(any(target_os = "linux", windows)))]
+mod imp {
+    use super::Panel;
+
+    pub fn watch(_on_change: impl Fn(Panel) + Send + 'static) -> Panel {
+        Panel::Dark
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_preference_for_light_means_a_light_panel() {
+        assert_eq!(Panel::from_color_scheme(2), Panel::Light);
+        assert_eq!(Panel::from_color_scheme(1), Panel::Dark);
+        assert_eq!(Panel::from_color_scheme(0), Panel::Dark);
+    }
+}
