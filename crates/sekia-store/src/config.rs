@@ -30,8 +30,11 @@ pub struct StoreConfig {
     /// ingest batch even while busy, so the lag stays bounded under a
     /// sustained flood (at some cost to ingest).
     pub fts_max_lag: u64,
-    /// How often retention looks for work when there was none last time.
+    /// How often retention looks for work while rows are being written.
     pub retention_interval: Duration,
+    /// How often it looks while nothing is written: then only ages can expire, and an idle
+    /// daemon should not wake every second for that.
+    pub retention_idle_interval: Duration,
     /// Most rows one retention transaction deletes, so it never holds the
     /// write lock long enough to stall ingest.
     pub retention_batch: usize,
@@ -65,6 +68,7 @@ impl StoreConfig {
             fts_chunk_rows: 20_000,
             fts_max_lag: 2_000_000,
             retention_interval: Duration::from_secs(1),
+            retention_idle_interval: Duration::from_secs(60),
             retention_batch: 5_000,
             inbox_capacity: 16_384,
             live_capacity: 4_096,

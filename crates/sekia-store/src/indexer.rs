@@ -154,15 +154,25 @@ impl Indexer {
         let shard = self.state.shard;
         let span = (self.chunk * SHARDS) as i64;
         let mut progress = self.progress_tx.subscribe();
-        let mut next_prune = Instant::now();
+        // Pruning follows retention: at start, whenever it has deleted events (`evicted`
+        // moved), and again at once while a prune leaves more to do. No timer otherwise.
+        let mut next_prune = Some(Instant::now());
+        let mut evicted_seen = progress.borrow().evicted;
         let mut merge_pending = true;
         loop {
             // Closed, or the store dropped without closing.
             if *self.stop.borrow() || self.stop.has_changed().is_err() {
                 break;
             }
-            let last = progress.borrow_and_update().last_event_seq;
-            if Instant::now() >= next_prune {
+            let (last, evicted) = {
+                let p = progress.borrow_and_update();
+                (p.last_event_seq, p.evicted)
+            };
+            if evicted != evicted_seen {
+                evicted_seen = evicted;
+                next_prune = Some(Instant::now());
+            }
+            if next_prune.is_some_and(|t| Instant::now() >= t) {
                 next_prune = self.prune();
             }
             let has_work = last > self.state.indexed_upto;
@@ -210,14 +220,20 @@ impl Indexer {
             if self.state.indexed_upto < progress.borrow().last_event_seq {
                 continue;
             }
-            // Idle: wait for new events, the prune timer, or the end.
-            let wait = next_prune.saturating_duration_since(Instant::now());
+            // Idle: wait for new events or evictions, a prune retry, or the end.
+            let prune_at = next_prune;
             let stop = &mut self.stop;
             let stopped = self.handle.block_on(async {
+                let retry = async {
+                    match prune_at {
+                        Some(t) => tokio::time::sleep_until(t.into()).await,
+                        None => std::future::pending().await,
+                    }
+                };
                 tokio::select! {
                     changed = progress.changed() => changed.is_err(),
                     changed = stop.changed() => changed.is_err() || *stop.borrow(),
-                    _ = tokio::time::sleep(wait) => false,
+                    () = retry => false,
                 }
             });
             if stopped {
@@ -229,21 +245,17 @@ impl Indexer {
         tracing::debug!(shard, "store indexer stopped");
     }
 
-    /// One prune batch; when to prune next.
-    fn prune(&mut self) -> Instant {
+    /// One prune batch; when to prune next (`None`: when retention next deletes events).
+    fn prune(&mut self) -> Option<Instant> {
         match fts::prune(&mut self.conn, self.state, self.chunk) {
             Ok(below) => {
                 let more = below > self.state.pruned_below;
                 self.state.pruned_below = below;
-                if more {
-                    Instant::now()
-                } else {
-                    Instant::now() + Duration::from_secs(1)
-                }
+                more.then(Instant::now)
             }
             Err(e) => {
                 tracing::error!(error = %e, shard = self.state.shard, "search index pruning failed");
-                Instant::now() + RETRY
+                Some(Instant::now() + RETRY)
             }
         }
     }

@@ -72,6 +72,9 @@ pub struct Progress {
     pub last_command_seq: i64,
     /// Every event with `seq <= indexed_upto` is in the full-text index.
     pub indexed_upto: i64,
+    /// Events retention has deleted since open: the indexers prune the search index when it
+    /// moves, instead of looking every second.
+    pub evicted: u64,
     /// Rows committed since open (same as [`StoreStats::written`]).
     pub written: u64,
 }

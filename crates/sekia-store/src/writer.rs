@@ -72,6 +72,7 @@ pub(crate) fn initial_state(conn: &Connection, indexed_upto: i64) -> Result<(Pro
         last_command_seq,
         indexed_upto,
         written: 0,
+        evicted: 0,
     };
     Ok((progress, event_rows, command_rows))
 }
@@ -84,6 +85,7 @@ impl Writer {
         let mut progress = self.progress_tx.subscribe();
         let mut stalled_at = None;
         let mut window = (Instant::now(), 0usize);
+        let mut written_since_retention = false;
         loop {
             let first = if Instant::now() >= next_retention {
                 match self.rx.try_recv() {
@@ -92,9 +94,7 @@ impl Writer {
                     Err(TryRecvError::Disconnected) => break,
                 }
             } else {
-                let wait = next_retention
-                    .saturating_duration_since(Instant::now())
-                    .min(Duration::from_secs(1));
+                let wait = next_retention.saturating_duration_since(Instant::now());
                 let rx = &mut self.rx;
                 match self
                     .handle
@@ -123,15 +123,23 @@ impl Writer {
                 }
                 self.commit_batch(&mut batch);
                 self.wait_for_index(&mut progress, &mut stalled_at);
+                // New rows may put the table over its row limit: look soon, even if the idle
+                // look was a minute away.
+                written_since_retention = true;
+                next_retention =
+                    next_retention.min(Instant::now() + self.config.retention_interval);
             }
             if Instant::now() >= next_retention {
                 let full = self.retention();
                 next_retention = Instant::now()
                     + if full {
                         Duration::from_millis(10)
-                    } else {
+                    } else if written_since_retention {
                         self.config.retention_interval
+                    } else {
+                        self.config.retention_idle_interval
                     };
+                written_since_retention = false;
             }
         }
         tracing::debug!("store writer stopped");
@@ -192,7 +200,14 @@ impl Writer {
             match retention::run_batch(&mut self.conn, table, rows, limits) {
                 Ok(n) => {
                     match table {
-                        Table::Events => self.event_rows = self.event_rows.saturating_sub(n),
+                        Table::Events => {
+                            self.event_rows = self.event_rows.saturating_sub(n);
+                            if n > 0 {
+                                self.progress.evicted += n;
+                                let evicted = self.progress.evicted;
+                                self.progress_tx.send_modify(|p| p.evicted = evicted);
+                            }
+                        }
                         Table::Commands => self.command_rows = self.command_rows.saturating_sub(n),
                     }
                     Counters::add(&self.counters.retention_deleted, n);

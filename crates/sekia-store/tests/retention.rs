@@ -121,3 +121,30 @@ async fn age_limit_uses_the_clock() {
     assert_eq!(hits.items.len(), 1);
     store.close().await.unwrap();
 }
+
+/// An idle store does not look for expired events every `retention_interval` (an idle daemon
+/// would wake every second for it): only every `retention_idle_interval`, or as soon as rows
+/// are written again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_store_looks_for_expired_events_only_at_the_idle_interval() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = ManualClock::new(1_700_000_000);
+    let (store, bus) = common::open(dir.path(), Arc::new(clock.clone()), |c| {
+        c.retention_idle_interval = Duration::from_secs(3600);
+    })
+    .await;
+    for i in 0..3 {
+        common::publish(&bus, &format!("evt_old_{i}"), "t", "s", i, json!({})).await;
+    }
+    common::written(&store, 3).await;
+    // Let the look that follows the writes pass, so the store is idle.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    clock.advance(Duration::from_secs(31 * 24 * 3600));
+    // Expired, but nobody looks while idle (the busy interval is 20 ms here).
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    wait_rows(&store, 3).await;
+    // A write brings the look forward: the old rows go, the new one stays.
+    common::publish(&bus, "evt_new", "t", "s", 9, json!({})).await;
+    wait_rows(&store, 1).await;
+    store.close().await.unwrap();
+}

@@ -18,6 +18,7 @@ pub async fn open(
 ) -> (Store, LocalBus) {
     let mut config = StoreConfig::new(dir.join("sekia.db"));
     config.retention_interval = Duration::from_millis(20);
+    config.retention_idle_interval = Duration::from_millis(20);
     tweak(&mut config);
     let store = Store::open(config, clock).expect("open store");
     let bus = LocalBus::new();
