@@ -29,9 +29,12 @@ impl Panel {
     }
 }
 
-/// The panel now; `on_change` is called from a background thread whenever it changes.
-pub fn watch(on_change: impl Fn(Panel) + Send + 'static) -> Panel {
-    imp::watch(on_change)
+/// Starts following the panel: `on_change` is called from a background thread with the panel
+/// once it is known (when it is not [`Panel::Dark`], the starting guess) and whenever it
+/// changes. Nothing is asked on the calling thread: a D-Bus round trip (or a portal being
+/// activated) must not delay the app's start.
+pub fn watch(on_change: impl Fn(Panel) + Send + 'static) {
+    imp::watch(on_change);
 }
 
 #[cfg(target_os = "linux")]
@@ -44,24 +47,13 @@ mod imp {
     const NAMESPACE: &str = "org.freedesktop.appearance";
     const KEY: &str = "color-scheme";
 
-    pub fn watch(on_change: impl Fn(Panel) + Send + 'static) -> Panel {
-        let Ok(connection) = Connection::session() else {
-            return Panel::Dark;
-        };
-        // Answers the bus's standard calls (Introspect, Ping) on this connection instead of
-        // leaving a caller to time out.
-        let _ = connection.object_server();
-        let Ok(proxy) = settings(&connection) else {
-            return Panel::Dark;
-        };
-        let now = read(&proxy).map_or(Panel::Dark, Panel::from_color_scheme);
+    pub fn watch(on_change: impl Fn(Panel) + Send + 'static) {
         let spawned = std::thread::Builder::new()
             .name("sekia-panel".into())
-            .spawn(move || follow(&connection, now, on_change));
+            .spawn(move || follow(on_change));
         if let Err(e) = spawned {
             log::warn!("cannot follow the desktop's colour scheme: {e}");
         }
-        now
     }
 
     fn settings(connection: &Connection) -> zbus::Result<Proxy<'static>> {
@@ -90,13 +82,24 @@ mod imp {
         }
     }
 
-    fn follow(connection: &Connection, mut shown: Panel, on_change: impl Fn(Panel)) {
-        let Ok(proxy) = settings(connection) else {
+    fn follow(on_change: impl Fn(Panel)) {
+        let Ok(connection) = Connection::session() else {
             return;
         };
+        // Answers the bus's standard calls (Introspect, Ping) on this connection instead of
+        // leaving a caller to time out.
+        let _ = connection.object_server();
+        let Ok(proxy) = settings(&connection) else {
+            return;
+        };
+        // Subscribed before the first read, so a change in between is not missed.
         let Ok(signals) = proxy.receive_signal("SettingChanged") else {
             return;
         };
+        let mut shown = read(&proxy).map_or(Panel::Dark, Panel::from_color_scheme);
+        if shown != Panel::Dark {
+            on_change(shown);
+        }
         for message in signals {
             let Ok((namespace, key, value)) =
                 message.body().deserialize::<(String, String, OwnedValue)>()
@@ -121,7 +124,7 @@ mod imp {
 
     use super::Panel;
 
-    pub fn watch(_on_change: impl Fn(Panel) + Send + 'static) -> Panel {
+    pub fn watch(on_change: impl Fn(Panel) + Send + 'static) {
         let wide = |s: &str| s.encode_utf16().chain([0]).collect::<Vec<u16>>();
         let key = wide(r"Software\Microsoft\Windows\CurrentVersion\Themes\Personalize");
         let value = wide("SystemUsesLightTheme");
@@ -140,9 +143,7 @@ mod imp {
             )
         };
         if status == 0 && data == 1 {
-            Panel::Light
-        } else {
-            Panel::Dark
+            on_change(Panel::Light);
         }
     }
 }
@@ -151,9 +152,7 @@ mod imp {
 mod imp {
     use super::Panel;
 
-    pub fn watch(_on_change: impl Fn(Panel) + Send + 'static) -> Panel {
-        Panel::Dark
-    }
+    pub fn watch(_on_change: impl Fn(Panel) + Send + 'static) {}
 }
 
 #[cfg(test)]

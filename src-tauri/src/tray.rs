@@ -103,13 +103,12 @@ pub fn create<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<()> {
     // The panel's brightness, followed as the desktop's colour scheme changes.
     let panel = Arc::new(Mutex::new(Panel::Dark));
     let (panel_now, refresh_on_panel) = (Arc::clone(&panel), Arc::clone(&refresh));
-    let first = crate::panel::watch(move |p| {
+    crate::panel::watch(move |p| {
         *panel_now.lock().unwrap_or_else(|e| e.into_inner()) = p;
         refresh_on_panel.notify_one();
     });
-    *panel.lock().unwrap_or_else(|e| e.into_inner()) = first;
     let tray = TrayIconBuilder::with_id("sekia")
-        .icon(Image::from_bytes(Look::Ok.bytes(first))?)
+        .icon(Image::from_bytes(Look::Ok.bytes(Panel::Dark))?)
         .icon_as_template(Look::Ok.is_template())
         .tooltip("sekia")
         .menu(&menu)
