@@ -67,10 +67,10 @@ fi
 
 # --- end to end: the real binary under Xvfb --------------------------------------------------
 # A development build (no `updater` feature): it never tries to update itself.
-echo "desktop-test: building sekia-desktop and sekiactl"
+echo "desktop-test: building sekia-desktop, the tray host (sekia-tray) and sekiactl"
 # With the tests' features minus the updater, so tauri is built once for both.
 cargo build --manifest-path "$MANIFEST" --features mock-runtime --quiet
-cargo build -p sekia-cli --quiet
+cargo build -p sekia-cli -p sekia-tray --quiet
 APP_BIN="$CARGO_TARGET_DIR/debug/sekia-desktop"
 SEKIACTL="$CARGO_TARGET_DIR/debug/sekiactl"
 SEKIAD="$CARGO_TARGET_DIR/debug/sekiad"

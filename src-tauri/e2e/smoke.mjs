@@ -12,7 +12,9 @@ const HERE = dirname(fileURLToPath(import.meta.url));
 const DRIVER = process.env.DRIVER ?? "http://127.0.0.1:4444";
 const APP_BIN = need("APP_BIN");
 const SEKIACTL = need("SEKIACTL");
-const SEKIAD = process.env.SEKIAD; // optional: enables the "another sekiad is running" step
+const SEKIAD = process.env.SEKIAD; // optional: enables the "a sekiad is already running" step
+// The tray host the app starts (crates/sekia-tray), beside the app's binary.
+const TRAY_BIN = join(dirname(APP_BIN), "sekia-tray");
 const OUT_DIR = process.env.OUT_DIR ?? "test-output";
 const ELEMENT = "element-6066-11e4-a52e-4f735466cecf";
 const SOCKET = join(process.env.XDG_RUNTIME_DIR ?? "", "sekia/sekiad.sock");
@@ -86,9 +88,10 @@ try {
     })).sessionId;
   });
 
-  await step("the window shows the embedded daemon running", async () => {
+  await step("the window shows the daemon running, in the tray host the app started", async () => {
     await until("#status = running", async () => (await text("#status")) === "running");
     await until("#agent-count = 0", async () => (await text("#agent-count")) === "0");
+    await until("the tray host", async () => pidsOf(TRAY_BIN).length === 1);
     await screenshot("desktop-status.png");
   });
 
@@ -115,39 +118,44 @@ try {
     if (!out.includes("desktop.test")) throw new Error(`not in history: ${out}`);
   });
 
-  await step("closing the window frees the webview; the app and its daemon keep answering", async () => {
+  await step("an error from the daemon reaches the window with the field at fault", async () => {
+    const answer = await wd("POST", `/session/${session}/execute/async`, {
+      script: `const done = arguments[0];
+        window.__TAURI_INTERNALS__.invoke("rpc", { call: { cmd: "no_such_command" } })
+          .then((v) => done({ ok: v }), (e) => done({ err: e }));`,
+      args: [],
+    });
+    if (!answer.err || answer.err.field !== "call") throw new Error(JSON.stringify(answer));
+  });
+
+  await step("closing the window ends its process and frees WebKit; the tray host's daemon keeps answering", async () => {
     const pid = appPid();
-    const open = pssMiB(pid);
+    const tray = pidsOf(TRAY_BIN)[0];
+    const open = pssMiB(pid) + pssMiB(tray);
     // As the window's close button does: WM_DELETE_WINDOW. (WebDriver's Close Window would
     // end the session, and WebKitWebDriver kills the app with its last window.)
     execFileSync("/usr/bin/python3", [join(HERE, "close-window.py"), "sekia"]);
-    // The web process (the page) ends with the window; WebKit's network process is shared
-    // by the app's web context and stays.
-    const webProcesses = () =>
-      descendants(pid).filter((p) => readFileSync(`/proc/${p}/comm`, "latin1").startsWith("WebKitWebProces"));
-    await until("the web process to exit", async () => webProcesses().length === 0, 15000);
-    if (!existsSync(`/proc/${pid}`)) throw new Error("the app exited with its window");
+    await until("the window's process (and its WebKit processes) to exit", async () => !existsSync(`/proc/${pid}`), 15000);
     const s = JSON.parse(sekiactl("status", "--json"));
     if (s.status !== "ok") throw new Error(`daemon: ${JSON.stringify(s)}`);
     await sleep(1000);
-    const closed = pssMiB(pid);
-    console.log(`# PSS (app + WebKit processes): window open ${open.toFixed(1)} MiB, closed ${closed.toFixed(1)} MiB`);
+    const closed = pssMiB(tray);
+    console.log(`# PSS (window + WebKit processes + tray host): window open ${open.toFixed(1)} MiB, closed ${closed.toFixed(1)} MiB`);
     writeFileSync(join(OUT_DIR, "desktop-memory.json"), JSON.stringify({ open_pss_mib: open, closed_pss_mib: closed }) + "\n");
-  });
-
-  await step("SIGTERM stops the embedded daemon cleanly and removes its socket", async () => {
-    // WebDriver ends the app with SIGKILL, which no program can clean up after; a logout or
-    // `kill` sends SIGTERM, which quits as the tray's Quit does.
-    const pid = appPid();
-    process.kill(pid, "SIGTERM");
-    await until("the socket to go away", async () => !existsSync(SOCKET), 15000);
-    await until("the app to exit", async () => !existsSync(`/proc/${pid}`), 15000);
     await wd("DELETE", `/session/${session}`).catch(() => {});
     session = undefined;
   });
 
+  await step("SIGTERM stops the tray host's daemon cleanly and removes its socket", async () => {
+    // A logout or `kill` sends SIGTERM, which quits as the tray's Quit does.
+    const tray = pidsOf(TRAY_BIN)[0];
+    process.kill(tray, "SIGTERM");
+    await until("the socket to go away", async () => !existsSync(SOCKET), 15000);
+    await until("the tray host to exit", async () => !existsSync(`/proc/${tray}`), 15000);
+  });
+
   if (SEKIAD) {
-    await step("with a headless sekiad already running, the window says so", async () => {
+    await step("with a headless sekiad already running, the window uses it and starts no second daemon", async () => {
       const sekiad = spawn(SEKIAD, [], { stdio: ["ignore", "ignore", "inherit"] });
       const exited = new Promise((r) => sekiad.on("exit", r));
       try {
@@ -155,9 +163,12 @@ try {
         session = (await wd("POST", "/session", {
           capabilities: { alwaysMatch: { browserName: "wry", "tauri:options": { application: APP_BIN } } },
         })).sessionId;
-        await until("the message in #status", async () =>
-          (await text("#status")).includes("another sekiad is already running"));
-        await screenshot("desktop-already-running.png");
+        await until("#status = running", async () => (await text("#status")) === "running");
+        sekiactl("events", "publish", "--source", "e2e", "--type", "e2e.headless",
+          "--payload", JSON.stringify({ title: "hello from sekiad" }));
+        await until("sekiad's event in #events", async () => (await text("#events")).includes("e2e.headless"));
+        await screenshot("desktop-with-sekiad.png");
+        if (pidsOf(TRAY_BIN).length !== 0) throw new Error("a tray host was started beside sekiad");
         // The headless daemon was left alone.
         if (JSON.parse(sekiactl("status", "--json")).status !== "ok") throw new Error("sekiad disturbed");
       } finally {
@@ -177,19 +188,27 @@ try {
 console.log(`${passed} passed, ${failed} failed`);
 process.exit(failed === 0 ? 0 : 1);
 
-/** The app this test started: APP_BIN running with this test's XDG_RUNTIME_DIR. */
+/** The window process this test started: APP_BIN running with this test's XDG_RUNTIME_DIR. */
 function appPid() {
+  const [pid] = pidsOf(APP_BIN);
+  if (pid === undefined) throw new Error(`no ${APP_BIN} process of this test`);
+  return pid;
+}
+
+/** Processes of `binary` running with this test's XDG_RUNTIME_DIR. */
+function pidsOf(binary) {
   const mine = `XDG_RUNTIME_DIR=${process.env.XDG_RUNTIME_DIR}`;
+  const pids = [];
   for (const entry of readdirSync("/proc")) {
     if (!/^\d+$/.test(entry)) continue;
     try {
-      if (readlinkSync(`/proc/${entry}/exe`) !== APP_BIN) continue;
-      if (readFileSync(`/proc/${entry}/environ`, "latin1").split("\0").includes(mine)) return Number(entry);
+      if (readlinkSync(`/proc/${entry}/exe`) !== binary) continue;
+      if (readFileSync(`/proc/${entry}/environ`, "latin1").split("\0").includes(mine)) pids.push(Number(entry));
     } catch {
       // gone, or not ours
     }
   }
-  throw new Error(`no ${APP_BIN} process with ${mine}`);
+  return pids;
 }
 
 /** Processes started by `pid`, recursively (WebKit's web and network processes). */

@@ -1,10 +1,13 @@
 #!/usr/bin/python3
-"""End-to-end test of the tray menu, a second launch and start at login, on the real binary.
+"""End-to-end test of the tray menu, a second launch and start at login, on the real binaries.
 
-Linux trays deliver no clicks to the app: a panel shows the menu that the app exports over
-D-Bus (com.canonical.dbusmenu, through libayatana-appindicator) and sends the user's choice back
-as an `Event(id, "clicked", ...)` call. This test is that panel: it reads the exported menu and
-clicks its items exactly as a panel does, then checks what each item must do.
+On Linux the app is two processes: the window (APP_BIN, `sekia-desktop`), and the tray host it
+starts (`sekia-tray` beside it: the daemon, the tray icon, notifications; no WebKit), which stays
+when the window is closed. Linux trays deliver no clicks to the app: a panel shows the menu that
+the tray host exports over D-Bus (a StatusNotifierItem with a com.canonical.dbusmenu menu) and
+sends the user's choice back as an `Event(id, "clicked", ...)` call. This test is that panel: it
+reads the exported menu and clicks its items exactly as a panel does, then checks what each
+item must do.
 
 Run under Xvfb and a private D-Bus session with a temporary HOME and XDG_RUNTIME_DIR
 (scripts/desktop-test.sh does). Env: APP_BIN (the app), SEKIACTL (the CLI), OUT_DIR.
@@ -25,11 +28,11 @@ import dbus.mainloop.glib
 import dbus.service
 import gi
 
-gi.require_version("GdkPixbuf", "2.0")
-from gi.repository import GdkPixbuf, GLib  # noqa: E402 - after require_version
+from gi.repository import GLib
 from Xlib import X, display
 
 APP_BIN = os.environ["APP_BIN"]
+TRAY_BIN = str(Path(APP_BIN).with_name("sekia-tray"))
 SEKIACTL = os.environ["SEKIACTL"]
 OUT_DIR = Path(os.environ.get("OUT_DIR", "test-output"))
 SOCKET = Path(os.environ["XDG_RUNTIME_DIR"]) / "sekia" / "sekiad.sock"
@@ -111,15 +114,27 @@ class Portal(dbus.service.Object):
         GLib.idle_add(emit)
 
 
-def brightness(png):
-    """Mean brightness (0 to 1) of the opaque pixels of a PNG."""
-    loader = GdkPixbuf.PixbufLoader()
-    loader.write(png)
-    loader.close()
-    pixbuf = loader.get_pixbuf()
-    pixels, n = pixbuf.get_pixels(), pixbuf.get_n_channels()
-    lit = [sum(pixels[i:i + 3]) / 765 for i in range(0, len(pixels), n) if pixels[i + 3] > 200]
+def brightness(argb):
+    """Mean brightness (0 to 1) of the opaque pixels of an ARGB32 image (IconPixmap's format)."""
+    lit = [sum(argb[i + 1:i + 4]) / 765 for i in range(0, len(argb), 4) if argb[i] > 200]
     return sum(lit) / len(lit)
+
+
+def pids_of(binary):
+    """Processes of `binary` that run with this test's XDG_RUNTIME_DIR."""
+    mine = f"XDG_RUNTIME_DIR={os.environ['XDG_RUNTIME_DIR']}".encode()
+    pids = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            if os.readlink(f"/proc/{entry}/exe") != binary:
+                continue
+            if mine in Path(f"/proc/{entry}/environ").read_bytes().split(b"\0"):
+                pids.append(int(entry))
+        except OSError:
+            continue
+    return pids
 
 
 def step(name, f):
@@ -239,14 +254,11 @@ class Tray:
                         dbus.UInt32(0), dbus_interface=MENU_INTERFACE)
 
     def icon(self):
-        """The image the panel shows: appindicator names a PNG file that the app wrote (a new
-        file at each change), so compare what is in it."""
+        """The image the panel shows: the item's IconPixmap (ARGB32), the largest size given."""
         item = bus.get_object(self.name, self.item_path)
-        props = dbus.PROPERTIES_IFACE
-        name = str(item.Get(ITEM_INTERFACE, "IconName", dbus_interface=props))
-        theme = str(item.Get(ITEM_INTERFACE, "IconThemePath", dbus_interface=props))
-        path = Path(name) if name.startswith("/") else Path(theme) / f"{name}.png"
-        return path.read_bytes()
+        pixmaps = item.Get(ITEM_INTERFACE, "IconPixmap", dbus_interface=dbus.PROPERTIES_IFACE)
+        _w, _h, data = max(pixmaps, key=lambda p: int(p[0]) * int(p[1]))
+        return bytes(data)
 
 
 # The desktop's file opener, which this machine lacks: records what the app asks to open.
@@ -272,13 +284,16 @@ def main():
     app = launch()
     tray = None
 
+    host = None
+
     def starts():
-        nonlocal tray
+        nonlocal tray, host
         until("the window", lambda: visible_window("sekia"))
         until("the daemon's socket", SOCKET.exists)
-        tray = until("the tray item", lambda: Tray(app.pid))
+        host = until("the tray host", lambda: pids_of(TRAY_BIN))[0]
+        tray = until("the tray item", lambda: Tray(host))
 
-    step("the app starts with its window and a tray item", starts)
+    step("the app starts its window and the tray host, which shows the tray item", starts)
     if tray is None:
         app.kill()
         return
@@ -296,13 +311,16 @@ def main():
 
     def log_file():
         logs = Path(os.environ["HOME"]) / ".local" / "share" / "ai.sekia.desktop" / "logs"
-        until("the log file", lambda: next(logs.glob("*.log"), None))
-        until("the daemon's start in the log file",
-              lambda: "sekiad started" in next(logs.glob("*.log")).read_text())
+        log = logs / "sekia-tray.log"
+        until("the daemon's start in the tray host's log file",
+              lambda: log.exists() and "sekiad started" in log.read_text())
+        until("the window's log file", lambda: (logs / "sekia.log").exists())
         if logs.stat().st_mode & 0o777 != 0o700:
             raise AssertionError(f"the log folder is {logs.stat().st_mode & 0o777:o}, want 700")
+        if log.stat().st_mode & 0o777 != 0o600:
+            raise AssertionError(f"the log file is {log.stat().st_mode & 0o777:o}, want 600")
 
-    step("the app logs to a file in its private log folder, the daemon's lines included", log_file)
+    step("the app logs to files in its private log folder, the daemon's lines included", log_file)
 
     def icon_follows_the_colour_scheme():
         light = brightness(tray.icon())
@@ -387,40 +405,79 @@ def main():
 
     step("Start at login writes and removes the login entry (started hidden)", start_at_login)
 
-    def open_after_close():
+    def close_ends_the_window_process():
         close_window("sekia")
         until("the window to close", lambda: not visible_window("sekia"))
+        code = app.wait(timeout=20)
+        if code != 0:
+            raise AssertionError(f"the window's process exited with {code}")
+        if pids_of(TRAY_BIN) != [host]:
+            raise AssertionError(f"the tray host is not running alone: {pids_of(TRAY_BIN)}")
+        if json.loads(sekiactl("status", "--json")).get("status") != "ok":
+            raise AssertionError("the daemon does not answer")
+
+    step("closing the window ends its process; the tray host and its daemon stay",
+         close_ends_the_window_process)
+
+    def open_after_close():
         tray.click("Open sekia")
         until("a new window", lambda: visible_window("sekia"))
+        until("the window's process", lambda: pids_of(APP_BIN))
 
     step("Open sekia brings back a closed window", open_after_close)
 
     def second_launch_focuses_the_first():
-        close_window("sekia")
-        until("the window to close", lambda: not visible_window("sekia"))
+        first = pids_of(APP_BIN)
         second = launch()
         code = second.wait(timeout=20)
         if code != 0:
             raise AssertionError(f"the second launch exited with {code}")
-        until("the first app's window", lambda: visible_window("sekia"))
-        if app.poll() is not None:
-            raise AssertionError("the first app exited")
-        if json.loads(sekiactl("status", "--json")).get("status") != "ok":
-            raise AssertionError("the daemon does not answer")
+        until("the first window", lambda: visible_window("sekia"))
+        if pids_of(APP_BIN) != first:
+            raise AssertionError(f"window processes {pids_of(APP_BIN)}, want {first}")
+        if pids_of(TRAY_BIN) != [host]:
+            raise AssertionError(f"tray hosts {pids_of(TRAY_BIN)}, want [{host}]")
 
-    step("a second launch exits and shows the running app's window", second_launch_focuses_the_first)
+    step("a second launch exits and leaves the running window and tray host",
+         second_launch_focuses_the_first)
+
+    def hidden_launch_starts_nothing_more():
+        code = subprocess.run([APP_BIN, "--hidden"], timeout=20).returncode
+        if code != 0:
+            raise AssertionError(f"a login start exited with {code}")
+        if pids_of(TRAY_BIN) != [host]:
+            raise AssertionError(f"tray hosts {pids_of(TRAY_BIN)}, want [{host}]")
+
+    step("a login start (--hidden) with the tray host running exits at once",
+         hidden_launch_starts_nothing_more)
 
     def quit_from_the_menu():
         tray.click("Quit sekia")
-        code = app.wait(timeout=20)
-        if code != 0:
-            raise AssertionError(f"exit code {code}")
+        until("the tray host to exit", lambda: not pids_of(TRAY_BIN))
+        until("the window to go with it", lambda: not pids_of(APP_BIN))
         if SOCKET.exists():
             raise AssertionError(f"the socket {SOCKET} is still there")
 
-    step("Quit sekia exits cleanly and removes the socket", quit_from_the_menu)
+    step("Quit sekia stops the daemon, removes the socket and closes the window", quit_from_the_menu)
     if app.poll() is None:
         app.kill()
+
+    def login_start_runs_only_the_tray_host():
+        code = subprocess.run([APP_BIN, "--hidden"], timeout=40).returncode
+        if code != 0:
+            raise AssertionError(f"a login start exited with {code}")
+        until("the daemon's socket", SOCKET.exists)
+        if pids_of(APP_BIN) or len(pids_of(TRAY_BIN)) != 1:
+            raise AssertionError(f"windows {pids_of(APP_BIN)}, tray hosts {pids_of(TRAY_BIN)}")
+        if visible_window("sekia"):
+            raise AssertionError("a login start opened the window")
+        os.kill(pids_of(TRAY_BIN)[0], 15)
+        until("the tray host to exit on SIGTERM", lambda: not pids_of(TRAY_BIN))
+        if SOCKET.exists():
+            raise AssertionError(f"the socket {SOCKET} is still there")
+
+    step("a login start (--hidden) runs the tray host alone, without a window",
+         login_start_runs_only_the_tray_host)
 
 
 if __name__ == "__main__":

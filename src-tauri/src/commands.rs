@@ -1,15 +1,15 @@
 //! The window's commands. `rpc` is the UI's one door to the daemon: it takes the same
-//! [`ApiCall`] the dashboard's `POST /api/v1/rpc` takes and hands it to `Daemon::call`, so the
+//! call the dashboard's `POST /api/v1/rpc` takes and hands it to the [`Backend`], so the
 //! desktop, the dashboard and the CLI behave the same. The only other commands are what only a
 //! desktop has: start at login, and updates.
 
-use sekia_daemon::{ApiCall, DaemonError};
+use sekia_daemon::DaemonError;
 use serde::Serialize;
 use serde_json::Value;
 use tauri::{AppHandle, Runtime, State};
 use tauri_plugin_autostart::ManagerExt;
 
-use crate::host::DaemonHost;
+use crate::backend::Backend;
 use crate::updates::{Channel, UpdateInfo, Updates};
 
 /// Source and type of the event "Publish test event" sends.
@@ -38,11 +38,8 @@ impl From<DaemonError> for CallError {
 }
 
 #[tauri::command]
-pub async fn rpc(host: State<'_, DaemonHost>, call: ApiCall) -> Result<Value, CallError> {
-    match host.call(|d| async move { d.call(call).await }).await {
-        Ok(result) => result.map_err(CallError::from),
-        Err(error) => Err(CallError { error, field: None }),
-    }
+pub async fn rpc(backend: State<'_, Backend>, call: Value) -> Result<Value, CallError> {
+    backend.call(call).await
 }
 
 /// Whether the app starts at login.

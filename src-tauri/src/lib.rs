@@ -1,25 +1,26 @@
-//! sekia's desktop shell: a Tauri 2 tray app that embeds the daemon. The daemon runs on its own
-//! tokio runtime in a background thread with the same config, data and socket as the headless
-//! `sekiad`, so `sekiactl` talks to the app as to `sekiad`. The shell holds no business logic:
-//! each command is a one-line call into the `Daemon` handle.
+//! sekia's desktop shell: a Tauri 2 tray app around the daemon. The daemon runs with the same
+//! config, data and socket as the headless `sekiad`, so `sekiactl` talks to the app as to
+//! `sekiad`. On Linux it runs in the tray host (`sekia-tray`, crates/sekia-tray), a second
+//! process without WebKit, and this process is the window alone, reaching the daemon over the
+//! local API ([`split`]); on macOS and Windows (and a development build without the tray host)
+//! the daemon and the tray are embedded here, on their own tokio runtime in a background thread.
+//! The shell holds no business logic: each command is a one-line call into the [`Backend`].
 
-pub mod alerts;
+mod backend;
 mod commands;
-pub mod host;
-mod panel;
+#[cfg(target_os = "linux")]
+mod split;
 mod tray;
 pub mod updates;
-mod wakeups;
 
-use std::sync::Arc;
-
-use sekia_daemon::SystemClock;
-use sekia_daemon::config::{LoadOptions, load};
+use sekia_server::ApiClient;
+use sekia_tray::wakeups;
 use tauri::{AppHandle, Builder, Emitter, Manager, RunEvent, Runtime};
 use tokio::sync::broadcast::error::RecvError;
 
+pub use backend::Backend;
 pub use commands::{CallError, TEST_SOURCE, TEST_TYPE};
-pub use host::{DaemonHost, DaemonState};
+pub use sekia_tray::{DaemonHost, DaemonState, alerts, host};
 
 /// Tauri event with the daemon's [`DaemonState`], sent on every change.
 pub const STATE_EVENT: &str = "sekia:state";
@@ -31,7 +32,7 @@ const LOG_FILE_BYTES: u128 = 1024 * 1024;
 const LOG_FILES_KEPT: usize = 5;
 
 /// The argument a login start (autostart) passes: start in the tray, without the window.
-pub const HIDDEN_ARG: &str = "--hidden";
+pub use sekia_tray::HIDDEN_ARG;
 
 /// The wiring shared by the app and the tests: commands and window behaviour. Plugins, the tray,
 /// the daemon and the [`updates::Updates`] state are added by [`run`] (tests use the mock
@@ -54,10 +55,11 @@ pub fn keep_running_after(code: Option<i32>) -> bool {
     code.is_none()
 }
 
-/// Hands `host` to the app (as managed state for the commands) and forwards the daemon's
+/// Hands the embedded daemon's `host` to the app (as the commands' [`Backend`]) and forwards its
 /// notifications to the UI as Tauri events: [`STATE_EVENT`] and [`NEW_EVENT`].
 pub fn attach<R: Runtime>(app: &AppHandle<R>, host: DaemonHost) {
     app.manage(host.clone());
+    app.manage(Backend::Embedded(host.clone()));
     let app = app.clone();
     let mut states = host.subscribe();
     tauri::async_runtime::spawn(async move {
@@ -89,27 +91,6 @@ pub fn attach<R: Runtime>(app: &AppHandle<R>, host: DaemonHost) {
     });
 }
 
-/// Loads the config as `sekiad` does and starts the daemon; a config error becomes a failed
-/// host whose error the window and the tray show.
-pub fn start_daemon() -> DaemonHost {
-    match load(&LoadOptions::from_process(None)) {
-        Ok(loaded) => {
-            match &loaded.source {
-                Some(path) => log::info!("config loaded from {}", path.display()),
-                None => log::info!("no config file found; running on defaults"),
-            }
-            for warning in &loaded.warnings {
-                log::warn!("{warning}");
-            }
-            DaemonHost::start(loaded.config, Arc::new(SystemClock))
-        }
-        Err(e) => {
-            log::error!("{e}");
-            DaemonHost::failed(e.to_string())
-        }
-    }
-}
-
 /// The daemon logs through `tracing`: its lines go to the Logs page's ring and, through
 /// tracing's `log-always` feature, to tauri-plugin-log's file as well.
 fn init_tracing() {
@@ -122,9 +103,49 @@ fn init_tracing() {
     let _ = tracing::subscriber::set_global_default(subscriber);
 }
 
+/// Hands a daemon that runs in another process to the app (as the commands' [`Backend`]) and
+/// forwards its live events as [`NEW_EVENT`]. When it goes away (Quit in the tray host, or the
+/// user's `sekiad` stopped), the window has nothing left to show and the app exits.
+pub fn attach_remote<R: Runtime>(app: &AppHandle<R>, client: ApiClient) {
+    app.manage(Backend::Remote(client.clone()));
+    let app = app.clone();
+    tauri::async_runtime::spawn(async move {
+        let socket = client.socket().to_path_buf();
+        let _ = app.emit(STATE_EVENT, &DaemonState::Running { socket });
+        let followed = client
+            .follow_events("/api/v1/events/stream", |_, data| {
+                match serde_json::from_str::<serde_json::Value>(data) {
+                    Ok(event) => {
+                        let _ = app.emit(NEW_EVENT, event);
+                    }
+                    Err(e) => log::warn!("a live event the window cannot read: {e}"),
+                }
+                true
+            })
+            .await;
+        if let Err(e) = followed {
+            log::info!("the daemon's live events ended: {e}");
+        }
+        let _ = app.emit(STATE_EVENT, &DaemonState::Stopped);
+        log::info!("the daemon has stopped; the window closes");
+        app.exit(0);
+    });
+}
+
 /// The desktop app.
 pub fn run() {
     init_tracing();
+    // Linux: the daemon in the tray host, started now if it is not running.
+    #[cfg(target_os = "linux")]
+    let remote = split::connect();
+    #[cfg(not(target_os = "linux"))]
+    let remote: Option<ApiClient> = None;
+    let hidden = std::env::args().any(|a| a == HIDDEN_ARG);
+    if hidden && remote.is_some() {
+        // A login start: the tray host is running, and no window is wanted.
+        return;
+    }
+    let embedded = remote.is_none();
     let builder = Builder::default()
         // Tauri's documented order: single-instance first.
         .plugin(tauri_plugin_single_instance::init(|app, _args, _cwd| {
@@ -141,7 +162,7 @@ pub fn run() {
                 .rotation_strategy(tauri_plugin_log::RotationStrategy::KeepSome(LOG_FILES_KEPT))
                 .build(),
         )
-        // "Start at login" in the tray menu; a login start opens no window.
+        // "Start at login" (tray menu, Settings); a login start opens no window.
         .plugin(
             tauri_plugin_autostart::Builder::new()
                 .args([HIDDEN_ARG])
@@ -161,36 +182,47 @@ pub fn run() {
     #[cfg(feature = "updater")]
     let builder = builder.plugin(tauri_plugin_updater::Builder::new().build());
     let app = build_app(builder)
-        .setup(|app| {
-            #[cfg(unix)]
-            quit_on_signals(app.handle().clone());
+        .setup(move |app| {
             #[cfg(unix)]
             keep_logs_private(app.handle());
-            attach(app.handle(), start_daemon());
+            match remote {
+                Some(client) => attach_remote(app.handle(), client),
+                None => {
+                    #[cfg(unix)]
+                    quit_on_signals(app.handle().clone());
+                    attach(app.handle(), sekia_tray::start_configured());
+                }
+            }
             app.manage(updates::Updates::for_app(app.handle()));
-            tray::create(app.handle())?;
+            if embedded {
+                tray::create(app.handle())?;
+                notify_problems(app.handle().clone());
+            }
             #[cfg(feature = "updater")]
             updates::desktop::start(app.handle());
-            notify_problems(app.handle().clone());
             // The window is made hidden (tauri.conf.json) and shown unless started at login.
-            if !std::env::args().any(|a| a == HIDDEN_ARG) {
+            if !hidden {
                 tray::show_main(app.handle());
             }
             Ok(())
         })
         .build(tauri::generate_context!())
         .expect("error while building the sekia desktop app");
-    app.run(|app, event| {
-        // Closing the window destroys it (an idle tray app holds no webview memory); the daemon
-        // keeps running and "Open sekia" makes a new window.
+    app.run(move |app, event| {
+        // Embedded: closing the window destroys it (an idle tray app holds no webview memory);
+        // the daemon keeps running and "Open sekia" makes a new window. With the tray host,
+        // closing the window ends this process.
         if let RunEvent::ExitRequested { code, api, .. } = &event
+            && embedded
             && keep_running_after(*code)
         {
             api.prevent_exit();
         }
-        if let RunEvent::Exit = event {
-            // However the app ends, the daemon stops cleanly and its socket goes away.
-            app.state::<DaemonHost>().shutdown_blocking();
+        if let RunEvent::Exit = event
+            && let Some(host) = app.try_state::<DaemonHost>()
+        {
+            // However the app ends, an embedded daemon stops cleanly and its socket goes away.
+            host.shutdown_blocking();
         }
     });
 }

@@ -12,47 +12,11 @@ use tauri::{AppHandle, Manager, Runtime};
 use tauri_plugin_autostart::ManagerExt;
 use tauri_plugin_opener::OpenerExt;
 
-use crate::host::{DaemonHost, DaemonState};
-use crate::panel::Panel;
+use sekia_tray::panel::{self, Panel};
+use sekia_tray::summary::{Look, PAUSE_TEXT, RESUME_TEXT, summary, toggle_pause};
+use sekia_tray::wakeups::Wakeups;
 
-/// The marks for dark panels (white with a dark edge) and for light ones (near-black with a
-/// white edge); attention and error are coloured and read on both.
-const ICON: &[u8] = include_bytes!("../icons/tray-64.png");
-const ICON_LIGHT: &[u8] = include_bytes!("../icons/tray-light-64.png");
-const ICON_ATTENTION: &[u8] = include_bytes!("../icons/tray-attention-64.png");
-const ICON_PAUSED: &[u8] = include_bytes!("../icons/tray-paused-64.png");
-const ICON_PAUSED_LIGHT: &[u8] = include_bytes!("../icons/tray-paused-light-64.png");
-const ICON_ERROR: &[u8] = include_bytes!("../icons/tray-error-64.png");
-
-/// What the icon shows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Look {
-    Ok,
-    Attention,
-    Paused,
-    Error,
-}
-
-impl Look {
-    fn bytes(self, panel: Panel) -> &'static [u8] {
-        match (self, panel) {
-            (Look::Ok, Panel::Dark) => ICON,
-            (Look::Ok, Panel::Light) => ICON_LIGHT,
-            (Look::Paused, Panel::Dark) => ICON_PAUSED,
-            (Look::Paused, Panel::Light) => ICON_PAUSED_LIGHT,
-            (Look::Attention, _) => ICON_ATTENTION,
-            (Look::Error, _) => ICON_ERROR,
-        }
-    }
-
-    /// The monochrome marks are templates on macOS: the menu bar tints them for its appearance.
-    fn is_template(self) -> bool {
-        matches!(self, Look::Ok | Look::Paused)
-    }
-}
-
-const PAUSE_TEXT: &str = "Pause all workflows";
-const RESUME_TEXT: &str = "Resume workflows";
+use crate::host::DaemonHost;
 
 pub fn create<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<()> {
     let host = app.state::<DaemonHost>().inner().clone();
@@ -103,19 +67,19 @@ pub fn create<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<()> {
     // The panel's brightness, followed as the desktop's colour scheme changes.
     let panel = Arc::new(Mutex::new(Panel::Dark));
     let (panel_now, refresh_on_panel) = (Arc::clone(&panel), Arc::clone(&refresh));
-    crate::panel::watch(move |p| {
+    tauri::async_runtime::spawn(panel::follow(move |p| {
         *panel_now.lock().unwrap_or_else(|e| e.into_inner()) = p;
         refresh_on_panel.notify_one();
-    });
+    }));
     let tray = TrayIconBuilder::with_id("sekia")
-        .icon(Image::from_bytes(Look::Ok.bytes(Panel::Dark))?)
+        .icon(Image::from_bytes(Look::Ok.png(Panel::Dark))?)
         .icon_as_template(Look::Ok.is_template())
         .tooltip("sekia")
         .menu(&menu)
         .show_menu_on_left_click(true)
         .on_menu_event(move |app, event| match event.id().as_ref() {
             "open" => show_main(app),
-            "pause" => toggle_pause(app, &pause_item, &refresh_on_toggle),
+            "pause" => toggle_pause_item(app, &pause_item, &refresh_on_toggle),
             "autostart" => set_autostart(app, &at_login),
             "workflows" => open_workflows_folder(app),
             "quit" => quit(app),
@@ -199,22 +163,15 @@ pub fn quit<R: Runtime>(app: &AppHandle<R>) {
 }
 
 /// Pauses or resumes every workflow through the daemon, then refreshes the menu and icon.
-fn toggle_pause<R: Runtime>(app: &AppHandle<R>, item: &MenuItem<R>, refresh: &Arc<Notify>) {
+fn toggle_pause_item<R: Runtime>(app: &AppHandle<R>, item: &MenuItem<R>, refresh: &Arc<Notify>) {
     let host = app.state::<DaemonHost>().inner().clone();
     let item = item.clone();
     let refresh = Arc::clone(refresh);
     tauri::async_runtime::spawn(async move {
-        let result = host
-            .call(|d| async move {
-                let pause = !d.is_paused();
-                d.set_paused(pause)
-            })
-            .await;
-        match result {
-            Ok(Ok(paused)) => {
+        match toggle_pause(&host).await {
+            Ok(paused) => {
                 let _ = item.set_text(if paused { RESUME_TEXT } else { PAUSE_TEXT });
             }
-            Ok(Err(e)) => log::warn!("cannot pause workflows: {e}"),
             Err(e) => log::warn!("cannot pause workflows: {e}"),
         }
         refresh.notify_one();
@@ -232,89 +189,30 @@ fn keep_status_fresh<R: Runtime>(
     let mut states = host.subscribe();
     tauri::async_runtime::spawn(async move {
         let mut shown = None;
-        let mut wakeups = crate::wakeups::Wakeups::attach(&host);
+        let mut wakeups = Wakeups::attach(&host);
         loop {
-            let state = states.borrow_and_update().clone();
-            let (line, look, paused) = summary(&host, &state).await;
+            states.borrow_and_update();
+            let now = summary(&host).await;
             let on = *panel.lock().unwrap_or_else(|e| e.into_inner());
-            if shown != Some((look, on))
-                && let Ok(icon) = Image::from_bytes(look.bytes(on))
+            if shown != Some((now.look, on))
+                && let Ok(icon) = Image::from_bytes(now.look.png(on))
             {
-                shown = Some((look, on));
+                shown = Some((now.look, on));
                 let _ = tray.set_icon(Some(icon));
-                let _ = tray.set_icon_as_template(look.is_template());
+                let _ = tray.set_icon_as_template(now.look.is_template());
             }
-            let _ = pause.set_text(if paused { RESUME_TEXT } else { PAUSE_TEXT });
-            let _ = status.set_text(&line);
-            let _ = tray.set_tooltip(Some(&line));
+            let _ = pause.set_text(now.pause_text());
+            let _ = status.set_text(&now.line);
+            let _ = tray.set_tooltip(Some(&now.line));
             tokio::select! {
                 changed = states.changed() => {
                     if changed.is_err() { break }
                     // Started or stopped: the signals of the daemon that is there now.
-                    wakeups = crate::wakeups::Wakeups::attach(&host);
+                    wakeups = Wakeups::attach(&host);
                 }
                 _ = refresh.notified() => {}
                 () = wakeups.next() => {}
             }
         }
     });
-}
-
-/// The status line, the icon's look, and whether workflows are paused.
-async fn summary(host: &DaemonHost, state: &DaemonState) -> (String, Look, bool) {
-    match state {
-        DaemonState::Starting => ("sekia: starting…".into(), Look::Ok, false),
-        DaemonState::Stopped => ("sekia: stopped".into(), Look::Error, false),
-        DaemonState::Failed { error } => {
-            let mut line = format!("sekia: not running: {error}");
-            if line.chars().count() > 90 {
-                line = line.chars().take(89).collect::<String>() + "…";
-            }
-            (line, Look::Error, false)
-        }
-        DaemonState::Running { .. } => {
-            let status = host
-                .call(|d| async move {
-                    let online = d
-                        .agents()
-                        .await
-                        .agents
-                        .iter()
-                        .filter(|a| a.status != sekia_daemon::registry::OFFLINE)
-                        .count();
-                    (d.daemon_status().await, online)
-                })
-                .await;
-            match status {
-                Ok((s, online)) => {
-                    let look = if s.paused {
-                        Look::Paused
-                    } else if s.attention.is_empty() {
-                        Look::Ok
-                    } else {
-                        Look::Attention
-                    };
-                    let mut line = format!(
-                        "sekia: {} online · {} · {} today",
-                        plural(online as u64, "agent"),
-                        plural(s.status.workflow_count, "workflow"),
-                        plural(s.events_today, "event")
-                    );
-                    if s.paused {
-                        line.push_str(" · paused");
-                    }
-                    (line, look, s.paused)
-                }
-                Err(e) => (format!("sekia: {e}"), Look::Error, false),
-            }
-        }
-    }
-}
-
-fn plural(n: u64, word: &str) -> String {
-    if n == 1 {
-        format!("1 {word}")
-    } else {
-        format!("{n} {word}s")
-    }
 }

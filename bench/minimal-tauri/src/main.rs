@@ -10,7 +10,7 @@ fn main() {
         .setup(|app| {
             TrayIconBuilder::with_id("minimal")
                 .icon(Image::from_bytes(include_bytes!(
-                    "../../../src-tauri/icons/tray-64.png"
+                    "../../../icons/tray-64.png"
                 ))?)
                 .build(app)?;
             Ok(())

@@ -22,7 +22,12 @@ pub enum ClientError {
     #[error("talking to sekiad at {socket}: {message}")]
     Transport { socket: PathBuf, message: String },
     #[error("sekiad returned HTTP {status}: {message}")]
-    Status { status: u16, message: String },
+    Status {
+        status: u16,
+        message: String,
+        /// The input field at fault, when the daemon named one.
+        field: Option<String>,
+    },
     #[error("unexpected answer from sekiad: {0}")]
     Decode(String),
 }
@@ -184,12 +189,16 @@ impl ApiClient {
 
 /// The daemon's `{"error": "..."}` (or its plain text) as an error.
 fn status_error(status: StatusCode, bytes: &[u8]) -> ClientError {
-    let message = serde_json::from_slice::<serde_json::Value>(bytes)
-        .ok()
-        .and_then(|v| v.get("error").and_then(|e| e.as_str()).map(String::from))
-        .unwrap_or_else(|| String::from_utf8_lossy(bytes).trim().to_string());
+    let json = serde_json::from_slice::<serde_json::Value>(bytes).ok();
+    let text = |key: &str| {
+        json.as_ref()
+            .and_then(|v| v.get(key))
+            .and_then(|e| e.as_str())
+            .map(String::from)
+    };
     ClientError::Status {
         status: status.as_u16(),
-        message,
+        message: text("error").unwrap_or_else(|| String::from_utf8_lossy(bytes).trim().to_string()),
+        field: text("field"),
     }
 }

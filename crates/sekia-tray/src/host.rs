@@ -1,6 +1,6 @@
-//! The embedded daemon: `Sekiad` (the daemon and its Unix-socket API, exactly as the headless
-//! `sekiad` runs them) on its own tokio runtime in a background thread, and a handle that the
-//! Tauri side uses to call it, watch its state and stop it.
+//! The embedded daemon: `Sekiad` (the daemon and its local API, exactly as the headless
+//! `sekiad` runs them) on its own tokio runtime in a background thread, and a handle that a
+//! tray or a window uses to call it, watch its state and stop it.
 
 use std::future::Future;
 use std::path::PathBuf;
@@ -238,4 +238,27 @@ fn run_daemon(
         host.set_state(DaemonState::Stopped);
     });
     runtime.shutdown_timeout(Duration::from_secs(5));
+}
+
+/// Loads the config as `sekiad` does (the same files, environment and defaults) and starts the
+/// daemon; a config error becomes a failed host whose message the window and the tray show.
+pub fn start_configured() -> DaemonHost {
+    use sekia_daemon::SystemClock;
+    use sekia_daemon::config::{LoadOptions, load};
+    match load(&LoadOptions::from_process(None)) {
+        Ok(loaded) => {
+            match &loaded.source {
+                Some(path) => tracing::info!("config loaded from {}", path.display()),
+                None => tracing::info!("no config file found; running on defaults"),
+            }
+            for warning in &loaded.warnings {
+                tracing::warn!("{warning}");
+            }
+            DaemonHost::start(loaded.config, Arc::new(SystemClock))
+        }
+        Err(e) => {
+            tracing::error!("{e}");
+            DaemonHost::failed(e.to_string())
+        }
+    }
 }

@@ -4,7 +4,7 @@
 //!
 //! - Linux: the desktop's colour scheme from the XDG settings portal
 //!   (`org.freedesktop.appearance` `color-scheme`: 1 prefers dark, 2 prefers light), followed as
-//!   it changes through the portal's `SettingChanged` signal — a blocked thread, no polling.
+//!   it changes through the portal's `SettingChanged` signal — a waiting task, no polling.
 //!   Without a portal or a preference: dark (GNOME's top bar is dark in both schemes, and so
 //!   are most panels).
 //! - Windows: the taskbar's `SystemUsesLightTheme`, read at start.
@@ -29,48 +29,42 @@ impl Panel {
     }
 }
 
-/// Starts following the panel: `on_change` is called from a background thread with the panel
-/// once it is known (when it is not [`Panel::Dark`], the starting guess) and whenever it
-/// changes. Nothing is asked on the calling thread: a D-Bus round trip (or a portal being
-/// activated) must not delay the app's start.
-pub fn watch(on_change: impl Fn(Panel) + Send + 'static) {
-    imp::watch(on_change);
+/// Follows the panel: `on_change` is called with the panel once it is known (when it is not
+/// [`Panel::Dark`], the starting guess) and whenever it changes. Spawn it: it runs as long as
+/// there is something to follow, waiting on the portal's signal, never polling — and nothing is
+/// asked before the caller goes on, so a D-Bus round trip (or a portal being activated) does not
+/// delay the app's start.
+pub async fn follow(on_change: impl Fn(Panel) + Send + 'static) {
+    imp::follow(on_change).await;
 }
 
 #[cfg(target_os = "linux")]
 mod imp {
-    use zbus::blocking::{Connection, Proxy};
+    use futures::StreamExt;
     use zbus::zvariant::{OwnedValue, Value};
+    use zbus::{Connection, Proxy};
 
     use super::Panel;
 
     const NAMESPACE: &str = "org.freedesktop.appearance";
     const KEY: &str = "color-scheme";
 
-    pub fn watch(on_change: impl Fn(Panel) + Send + 'static) {
-        let spawned = std::thread::Builder::new()
-            .name("sekia-panel".into())
-            .spawn(move || follow(on_change));
-        if let Err(e) = spawned {
-            log::warn!("cannot follow the desktop's colour scheme: {e}");
-        }
-    }
-
-    fn settings(connection: &Connection) -> zbus::Result<Proxy<'static>> {
+    async fn settings(connection: &Connection) -> zbus::Result<Proxy<'static>> {
         Proxy::new(
             connection,
             "org.freedesktop.portal.Desktop",
             "/org/freedesktop/portal/desktop",
             "org.freedesktop.portal.Settings",
         )
+        .await
     }
 
     /// `ReadOne` (portal version 2), else the older `Read`, which wraps the value once more.
-    fn read(proxy: &Proxy<'_>) -> Option<u32> {
-        let value: OwnedValue = proxy
-            .call("ReadOne", &(NAMESPACE, KEY))
-            .or_else(|_| proxy.call("Read", &(NAMESPACE, KEY)))
-            .ok()?;
+    async fn read(proxy: &Proxy<'_>) -> Option<u32> {
+        let value: OwnedValue = match proxy.call("ReadOne", &(NAMESPACE, KEY)).await {
+            Ok(v) => v,
+            Err(_) => proxy.call("Read", &(NAMESPACE, KEY)).await.ok()?,
+        };
         number(&value)
     }
 
@@ -82,25 +76,24 @@ mod imp {
         }
     }
 
-    fn follow(on_change: impl Fn(Panel)) {
-        let Ok(connection) = Connection::session() else {
+    pub async fn follow(on_change: impl Fn(Panel)) {
+        let Ok(connection) = Connection::session().await else {
             return;
         };
-        // Answers the bus's standard calls (Introspect, Ping) on this connection instead of
-        // leaving a caller to time out.
-        let _ = connection.object_server();
-        let Ok(proxy) = settings(&connection) else {
+        let Ok(proxy) = settings(&connection).await else {
             return;
         };
         // Subscribed before the first read, so a change in between is not missed.
-        let Ok(signals) = proxy.receive_signal("SettingChanged") else {
+        let Ok(mut signals) = proxy.receive_signal("SettingChanged").await else {
             return;
         };
-        let mut shown = read(&proxy).map_or(Panel::Dark, Panel::from_color_scheme);
+        let mut shown = read(&proxy)
+            .await
+            .map_or(Panel::Dark, Panel::from_color_scheme);
         if shown != Panel::Dark {
             on_change(shown);
         }
-        for message in signals {
+        while let Some(message) = signals.next().await {
             let Ok((namespace, key, value)) =
                 message.body().deserialize::<(String, String, OwnedValue)>()
             else {
@@ -124,7 +117,7 @@ mod imp {
 
     use super::Panel;
 
-    pub fn watch(on_change: impl Fn(Panel) + Send + 'static) {
+    pub async fn follow(on_change: impl Fn(Panel)) {
         let wide = |s: &str| s.encode_utf16().chain([0]).collect::<Vec<u16>>();
         let key = wide(r"Software\Microsoft\Windows\CurrentVersion\Themes\Personalize");
         let value = wide("SystemUsesLightTheme");
@@ -152,7 +145,7 @@ mod imp {
 mod imp {
     use super::Panel;
 
-    pub fn watch(_on_change: impl Fn(Panel) + Send + 'static) {}
+    pub async fn follow(_on_change: impl Fn(Panel)) {}
 }
 
 #[cfg(test)]

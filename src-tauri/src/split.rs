@@ -1,0 +1,95 @@
+//! The Linux app in two processes: the tray host (`sekia-tray`: the daemon, the tray, the
+//! notifications; no WebKit) and this window process, which talks to it over the local API and
+//! ends when its window closes. An idle sekia with its window closed is then the tray host
+//! alone (about 20 MiB) instead of a process that has loaded WebKit (well over 100 MiB even
+//! after its webview is gone).
+//!
+//! At launch: a daemon already answering on the socket (the tray host, or a `sekiad` the user
+//! runs) is used as it is; otherwise the tray host beside this binary is started and waited
+//! for. Without one (a development build run on its own) the window embeds the daemon as on
+//! macOS and Windows.
+
+use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use sekia_daemon::config::{LoadOptions, load};
+use sekia_server::ApiClient;
+
+/// How long a starting tray host may take to answer (it opens the history and starts the
+/// connectors first).
+const START_WAIT: Duration = Duration::from_secs(30);
+const POLL: Duration = Duration::from_millis(50);
+
+/// A daemon to talk to, starting the tray host if need be; `None` to embed the daemon.
+pub fn connect() -> Option<ApiClient> {
+    // A config error is shown by the embedded path, which loads the config again.
+    let socket = load(&LoadOptions::from_process(None))
+        .ok()?
+        .config
+        .server
+        .socket;
+    let client = ApiClient::new(socket);
+    if answers(&client) {
+        return Some(client);
+    }
+    let tray = tray_binary()?;
+    // Its own process group, without this process's stdio: it outlives the window, and a
+    // Ctrl+C meant for a terminal-started window must not stop the daemon.
+    let mut child = match Command::new(&tray)
+        .process_group(0)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+    {
+        Ok(c) => c,
+        Err(e) => {
+            log::warn!("cannot start {}: {e}", tray.display());
+            return None;
+        }
+    };
+    let deadline = Instant::now() + START_WAIT;
+    while Instant::now() < deadline {
+        if answers(&client) {
+            reap_later(child);
+            return Some(client);
+        }
+        // It ended: another daemon won the socket (use it), or it failed (embed: the window
+        // then shows why, from the same config).
+        if let Ok(Some(status)) = child.try_wait() {
+            log::warn!("{} exited ({status})", tray.display());
+            return answers(&client).then_some(client);
+        }
+        std::thread::sleep(POLL);
+    }
+    log::warn!("{} did not answer in time", tray.display());
+    reap_later(child);
+    None
+}
+
+/// `sekia-tray` beside this binary, when it is there.
+fn tray_binary() -> Option<PathBuf> {
+    let path = std::env::current_exe()
+        .ok()?
+        .with_file_name(sekia_tray::TRAY_BINARY);
+    path.is_file().then_some(path)
+}
+
+fn answers(client: &ApiClient) -> bool {
+    let client = client.clone();
+    tauri::async_runtime::block_on(async move {
+        client
+            .get::<serde_json::Value>("/api/v1/status")
+            .await
+            .is_ok()
+    })
+}
+
+/// The tray host outlives this window; if it ends first, it is reaped instead of left a zombie.
+fn reap_later(mut child: Child) {
+    let _ = std::thread::Builder::new()
+        .name("sekia-tray-reaper".into())
+        .spawn(move || child.wait());
+}
