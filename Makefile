@@ -10,7 +10,7 @@ bench:
 	@scripts/bench.sh
 # The desktop tray app (needs a display; see src-tauri/README.md).
 desktop:
-	@cargo run --manifest-path src-tauri/Cargo.toml
+	@cargo build --quiet -p sekia-tray && cargo run --manifest-path src-tauri/Cargo.toml
 # The desktop shell's tests: mock-runtime unit tests and a WebDriver test under Xvfb.
 desktop-test:
 	@scripts/desktop-test.sh

@@ -21,13 +21,16 @@ trap 'rm -rf "$RELEASES"' EXIT
 VERSION="$(python3 -c 'import json; print(json.load(open("src-tauri/tauri.conf.json"))["version"])')"
 NEWER=0.2.0
 
-# As releases are built: the `updater` feature and tauri.updater.conf.json (updater artifacts),
-# so the size limit holds for what ships. Arguments: the version, extra tauri.conf.json settings.
+# As Linux releases are built: the `updater` feature and tauri.updater.conf.json (updater
+# artifacts); the window-only binary (`--no-default-features`: the daemon is in the tray host)
+# and the tray host itself (tauri.linux-release.conf.json), so the size limit holds for what
+# ships. Arguments: the version, extra tauri.conf.json settings.
 build_release() {
   local version="$1" extra="$2"
   echo "deb-test: tauri build --bundles deb,rpm --features updater, signed updater artifacts ($version)"
   (cd src-tauri && TAURI_SIGNING_PRIVATE_KEY="$(cat "$RELEASES/test.key")" TAURI_SIGNING_PRIVATE_KEY_PASSWORD="" \
-    npx tauri build --bundles deb,rpm --features updater --config tauri.updater.conf.json --config "$extra" \
+    npx tauri build --bundles deb,rpm --features updater --config tauri.updater.conf.json \
+      --config tauri.linux-release.conf.json --config "$extra" -- --no-default-features \
     >"$PWD/../test-output/deb-build-$version.log" 2>&1) || {
     tail -40 "test-output/deb-build-$version.log"
     exit 1
@@ -50,23 +53,23 @@ echo "deb-test: size $((size / 1024)) KiB"
 [ "$size" -lt $((15 * 1024 * 1024)) ] || { echo "deb-test: larger than 15 MB" >&2; exit 1; }
 
 contents="$(dpkg-deb -c "$DEB")"
-for want in usr/bin/sekia-desktop usr/share/applications/sekia.desktop \
+for want in usr/bin/sekia-desktop usr/bin/sekia-tray usr/share/applications/sekia.desktop \
   usr/share/icons/hicolor/128x128/apps/sekia-desktop.png \
   usr/share/icons/hicolor/32x32/apps/sekia-desktop.png; do
   grep -qE " (\./)?$want\$" <<<"$contents" || { echo "deb-test: $want missing from the package:" >&2; echo "$contents" >&2; exit 1; }
 done
-echo "deb-test: binary, desktop entry and icons are in the package"
+echo "deb-test: both binaries (window, tray host), desktop entry and icons are in the package"
 
 RPM="$RELEASES/sekia-${VERSION}-1.x86_64.rpm"
 rpm_size=$(stat -c %s "$RPM")
 echo "deb-test: $RPM, $((rpm_size / 1024)) KiB"
 [ "$rpm_size" -lt $((15 * 1024 * 1024)) ] || { echo "deb-test: the .rpm is larger than 15 MB" >&2; exit 1; }
 rpm_files="$(rpm -qpl "$RPM" 2>/dev/null)"
-for want in /usr/bin/sekia-desktop /usr/share/applications/sekia.desktop \
+for want in /usr/bin/sekia-desktop /usr/bin/sekia-tray /usr/share/applications/sekia.desktop \
   /usr/share/icons/hicolor/128x128/apps/sekia-desktop.png; do
   grep -qx "$want" <<<"$rpm_files" || { echo "deb-test: $want missing from the .rpm:" >&2; echo "$rpm_files" >&2; exit 1; }
 done
-echo "deb-test: the .rpm holds the binary, desktop entry and icons"
+echo "deb-test: the .rpm holds both binaries, desktop entry and icons"
 
 sudo=""
 [ "$(id -u)" -eq 0 ] || sudo="sudo"
@@ -83,13 +86,20 @@ HOME="$sandbox/home" XDG_RUNTIME_DIR="$sandbox/run" SEKIACTL="$CARGO_TARGET_DIR/
     /usr/bin/sekia-desktop >"$HOME/app.log" 2>&1 & APP=$!
     for i in $(seq 100); do "$SEKIACTL" status >/dev/null 2>&1 && break; sleep 0.2; done
     "$SEKIACTL" status || { cat "$HOME/app.log"; exit 1; }
-    kill -TERM $APP; wait $APP
-    [ ! -e "$XDG_RUNTIME_DIR/sekia/sekiad.sock" ] || { echo "socket left behind"; exit 1; }'
+    # The daemon is the installed tray host, started by the window.
+    TRAY=$(pgrep -n -x sekia-tray) || { echo "no tray host"; cat "$HOME/app.log"; exit 1; }
+    [ "$(readlink /proc/$TRAY/exe)" = /usr/bin/sekia-tray ] || { echo "the tray host is not the installed one"; exit 1; }
+    kill -TERM $TRAY
+    for i in $(seq 100); do [ -e "$XDG_RUNTIME_DIR/sekia/sekiad.sock" ] || break; sleep 0.1; done
+    [ ! -e "$XDG_RUNTIME_DIR/sekia/sekiad.sock" ] || { echo "socket left behind"; exit 1; }
+    # The window goes with its daemon.
+    for i in $(seq 100); do kill -0 $APP 2>/dev/null || break; sleep 0.1; done
+    ! kill -0 $APP 2>/dev/null || { echo "the window outlived its daemon"; exit 1; }'
 rm -rf "$sandbox"
 $sudo dpkg -r sekia >/dev/null
 trap 'rm -rf "$RELEASES"' EXIT
-[ ! -e /usr/bin/sekia-desktop ] || { echo "deb-test: dpkg -r left the binary" >&2; exit 1; }
-echo "deb-test: the installed app ran its daemon, quit cleanly, and uninstalled"
+[ ! -e /usr/bin/sekia-desktop ] && [ ! -e /usr/bin/sekia-tray ] || { echo "deb-test: dpkg -r left a binary" >&2; exit 1; }
+echo "deb-test: the installed app started its tray host's daemon, quit cleanly, and uninstalled"
 
 # The second release, then the updater of the first against both (tests/updater_release.rs).
 build_release "$NEWER" "{\"version\":\"$NEWER\"}"

@@ -55,6 +55,8 @@ echo "desktop-test: cargo clippy (warnings are errors; development and release f
 # `mock-runtime` (Tauri's mock runtime) builds tests/; the release set is compiled by deb-test.
 cargo clippy --manifest-path "$MANIFEST" --all-targets --features mock-runtime --quiet -- -D warnings
 cargo clippy --manifest-path "$MANIFEST" --all-targets --features updater,mock-runtime --quiet -- -D warnings
+# The Linux release's window-only binary (the daemon is in the tray host): no embedded daemon.
+cargo clippy --manifest-path "$MANIFEST" --all-targets --no-default-features --features updater,mock-runtime --quiet -- -D warnings
 # With the release builds' `updater` feature, so tests/updater.rs (the signed-update round trip
 # against a local release feed) runs too.
 echo "desktop-test: cargo test (mock runtime)"

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs sekia. With a display: the desktop tray app (daemon embedded, UI in a window). Without
+# Runs sekia. With a display: the desktop tray app (the daemon and the tray in the tray host,
+# sekia-tray; the UI in a window of its own, sekia-desktop). Without
 # one (a server, SSH, CI): the headless daemon in the foreground with the dashboard on
 # 127.0.0.1 (port 7777, or SEKIA_WEB_LISTEN), so the same UI is a browser away.
 # SEKIA_HEADLESS=1 forces the headless daemon. Arguments go to sekiad.
@@ -18,8 +19,9 @@ build_ui() {
 if [ -z "${SEKIA_HEADLESS:-}" ] && { [ -n "${DISPLAY:-}" ] || [ -n "${WAYLAND_DISPLAY:-}" ]; }; then
   SEKIA_SKIP_E2E=1 SEKIA_SETUP_ONLY=1 scripts/desktop-test.sh >/dev/null
   build_ui
-  echo "run: building the desktop app (release)"
+  echo "run: building the desktop app and its tray host (release)"
   cargo build --release --quiet --manifest-path src-tauri/Cargo.toml
+  cargo build --release --quiet -p sekia-tray
   echo "run: starting sekia in the tray; sekiactl works against it"
   exec "$CARGO_TARGET_DIR/release/sekia-desktop"
 fi

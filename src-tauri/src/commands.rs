@@ -3,7 +3,6 @@
 //! desktop, the dashboard and the CLI behave the same. The only other commands are what only a
 //! desktop has: start at login, and updates.
 
-use sekia_daemon::DaemonError;
 use serde::Serialize;
 use serde_json::Value;
 use tauri::{AppHandle, Runtime, State};
@@ -24,10 +23,11 @@ pub struct CallError {
     pub field: Option<String>,
 }
 
-impl From<DaemonError> for CallError {
-    fn from(e: DaemonError) -> Self {
+#[cfg(feature = "embedded")]
+impl From<sekia_daemon::DaemonError> for CallError {
+    fn from(e: sekia_daemon::DaemonError) -> Self {
         let field = match &e {
-            DaemonError::Invalid { field, .. } => Some(field.clone()),
+            sekia_daemon::DaemonError::Invalid { field, .. } => Some(field.clone()),
             _ => None,
         };
         Self {

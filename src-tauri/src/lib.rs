@@ -10,17 +10,19 @@ mod backend;
 mod commands;
 #[cfg(target_os = "linux")]
 mod split;
+#[cfg(feature = "embedded")]
 mod tray;
 pub mod updates;
+mod window;
 
 use sekia_server::ApiClient;
-use sekia_tray::wakeups;
 use tauri::{AppHandle, Builder, Emitter, Manager, RunEvent, Runtime};
-use tokio::sync::broadcast::error::RecvError;
 
 pub use backend::Backend;
 pub use commands::{CallError, TEST_SOURCE, TEST_TYPE};
-pub use sekia_tray::{DaemonHost, DaemonState, alerts, host};
+pub use sekia_tray::DaemonState;
+#[cfg(feature = "embedded")]
+pub use sekia_tray::{DaemonHost, alerts, host};
 
 /// Tauri event with the daemon's [`DaemonState`], sent on every change.
 pub const STATE_EVENT: &str = "sekia:state";
@@ -55,6 +57,7 @@ pub fn keep_running_after(code: Option<i32>) -> bool {
     code.is_none()
 }
 
+#[cfg(feature = "embedded")]
 /// Hands the embedded daemon's `host` to the app (as the commands' [`Backend`]) and forwards its
 /// notifications to the UI as Tauri events: [`STATE_EVENT`] and [`NEW_EVENT`].
 pub fn attach<R: Runtime>(app: &AppHandle<R>, host: DaemonHost) {
@@ -75,10 +78,10 @@ pub fn attach<R: Runtime>(app: &AppHandle<R>, host: DaemonHost) {
                             Ok(event) => {
                                 let _ = app.emit(NEW_EVENT, &*event);
                             }
-                            Err(RecvError::Lagged(n)) => {
+                            Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
                                 log::warn!("the window skipped {n} live events");
                             }
-                            Err(RecvError::Closed) => break,
+                            Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
                         }
                     }
                 });
@@ -135,21 +138,26 @@ pub fn attach_remote<R: Runtime>(app: &AppHandle<R>, client: ApiClient) {
 /// The desktop app.
 pub fn run() {
     init_tracing();
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(automatic) = updates::headless::requested(&args) {
+        return updates::headless::run(Builder::default(), context(), automatic);
+    }
     // Linux: the daemon in the tray host, started now if it is not running.
     #[cfg(target_os = "linux")]
     let remote = split::connect();
     #[cfg(not(target_os = "linux"))]
     let remote: Option<ApiClient> = None;
-    let hidden = std::env::args().any(|a| a == HIDDEN_ARG);
+    let hidden = args.iter().any(|a| a == HIDDEN_ARG);
+    let show_update = args.iter().any(|a| a == updates::headless::UPDATE_ARG);
     if hidden && remote.is_some() {
         // A login start: the tray host is running, and no window is wanted.
         return;
     }
-    let embedded = remote.is_none();
+    let embedded = cfg!(feature = "embedded") && remote.is_none();
     let builder = Builder::default()
         // Tauri's documented order: single-instance first.
         .plugin(tauri_plugin_single_instance::init(|app, _args, _cwd| {
-            tray::show_main(app)
+            window::show_main(app)
         }))
         .plugin(tauri_plugin_opener::init())
         .plugin(tauri_plugin_notification::init())
@@ -187,26 +195,43 @@ pub fn run() {
             keep_logs_private(app.handle());
             match remote {
                 Some(client) => attach_remote(app.handle(), client),
+                #[cfg(feature = "embedded")]
                 None => {
                     #[cfg(unix)]
                     quit_on_signals(app.handle().clone());
                     attach(app.handle(), sekia_tray::start_configured());
+                    tray::create(app.handle())?;
+                    notify_problems(app.handle().clone());
+                }
+                #[cfg(not(feature = "embedded"))]
+                None => {
+                    let error = "sekia's daemon did not start: the tray host (sekia-tray) is \
+                                 missing or failed; see sekia-tray.log in the log folder"
+                        .to_string();
+                    log::error!("{error}");
+                    let _ = app.emit(
+                        STATE_EVENT,
+                        &DaemonState::Failed {
+                            error: error.clone(),
+                        },
+                    );
+                    app.manage(Backend::Missing(error));
                 }
             }
             app.manage(updates::Updates::for_app(app.handle()));
-            if embedded {
-                tray::create(app.handle())?;
-                notify_problems(app.handle().clone());
-            }
             #[cfg(feature = "updater")]
             updates::desktop::start(app.handle());
             // The window is made hidden (tauri.conf.json) and shown unless started at login.
             if !hidden {
-                tray::show_main(app.handle());
+                window::show_main(app.handle());
+            }
+            // From the tray host's "Update to vX.Y.Z…": the settings page, the update checked.
+            if show_update {
+                window::show_updates(app.handle());
             }
             Ok(())
         })
-        .build(tauri::generate_context!())
+        .build(context())
         .expect("error while building the sekia desktop app");
     app.run(move |app, event| {
         // Embedded: closing the window destroys it (an idle tray app holds no webview memory);
@@ -218,29 +243,38 @@ pub fn run() {
         {
             api.prevent_exit();
         }
+        #[cfg(feature = "embedded")]
         if let RunEvent::Exit = event
             && let Some(host) = app.try_state::<DaemonHost>()
         {
             // However the app ends, an embedded daemon stops cleanly and its socket goes away.
             host.shutdown_blocking();
         }
+        #[cfg(not(feature = "embedded"))]
+        let _ = (app, event);
     });
 }
 
+/// The app's config and assets, made once (the UI is embedded in the binary).
+fn context() -> tauri::Context {
+    tauri::generate_context!()
+}
+
 /// Desktop notifications for workflow errors and agents going offline (see [`alerts`]).
+#[cfg(feature = "embedded")]
 fn notify_problems<R: Runtime>(app: AppHandle<R>) {
     use tauri_plugin_notification::NotificationExt;
     let host = app.state::<DaemonHost>().inner().clone();
     tauri::async_runtime::spawn(async move {
         let mut alerts = alerts::Alerts::default();
         let mut states = host.subscribe();
-        let mut wakeups = wakeups::Wakeups::attach(&host);
+        let mut wakeups = sekia_tray::wakeups::Wakeups::attach(&host);
         loop {
             tokio::select! {
                 () = wakeups.next() => {}
                 changed = states.changed() => {
                     if changed.is_err() { break }
-                    wakeups = wakeups::Wakeups::attach(&host);
+                    wakeups = sekia_tray::wakeups::Wakeups::attach(&host);
                     continue;
                 }
             }
@@ -277,7 +311,7 @@ fn keep_logs_private<R: Runtime>(app: &AppHandle<R>) {
 /// SIGTERM and SIGINT quit as the tray's Quit does, like `sekiad` on the same signals. (Windows
 /// ends a GUI app through its windows' close and the session's end, which Tauri turns into
 /// `RunEvent::Exit`, where the daemon is stopped as well.)
-#[cfg(unix)]
+#[cfg(all(unix, feature = "embedded"))]
 fn quit_on_signals<R: Runtime>(app: AppHandle<R>) {
     use tokio::signal::unix::{SignalKind, signal};
     // Registered here, before the daemon starts, not inside the task: a SIGTERM that arrives

@@ -10,6 +10,8 @@
 //! macOS and Windows.
 
 use std::os::unix::process::CommandExt;
+#[cfg(feature = "updater")]
+use std::path::Path;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -92,4 +94,36 @@ fn reap_later(mut child: Child) {
     let _ = std::thread::Builder::new()
         .name("sekia-tray-reaper".into())
         .spawn(move || child.wait());
+}
+
+#[cfg(feature = "updater")]
+/// Stops the tray host that serves `socket` (SIGTERM, as its Quit) and waits for its socket to
+/// go, so that the restart after an update starts the new version's tray host. The peer is
+/// told by the socket itself (SO_PEERCRED); a `sekiad` the user runs is left alone.
+pub async fn stop_tray_host(socket: &Path) {
+    let Ok(stream) = tokio::net::UnixStream::connect(socket).await else {
+        return;
+    };
+    let Some(pid) = stream.peer_cred().ok().and_then(|c| c.pid()) else {
+        return;
+    };
+    drop(stream);
+    // After the package was replaced the link reads "/usr/bin/sekia-tray (deleted)".
+    let is_tray_host = std::fs::read_link(format!("/proc/{pid}/exe")).is_ok_and(|exe| {
+        exe.file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.trim_end_matches(" (deleted)") == sekia_tray::TRAY_BINARY)
+    });
+    if !is_tray_host {
+        return;
+    }
+    // SAFETY: kill(2) with a pid read from the connected socket's peer and a valid signal.
+    if unsafe { libc::kill(pid, libc::SIGTERM) } != 0 {
+        log::warn!("cannot stop the tray host ({pid})");
+        return;
+    }
+    let deadline = Instant::now() + START_WAIT;
+    while socket.exists() && Instant::now() < deadline {
+        tokio::time::sleep(POLL).await;
+    }
 }

@@ -78,7 +78,7 @@ pub fn create<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<()> {
         .menu(&menu)
         .show_menu_on_left_click(true)
         .on_menu_event(move |app, event| match event.id().as_ref() {
-            "open" => show_main(app),
+            "open" => crate::window::show_main(app),
             "pause" => toggle_pause_item(app, &pause_item, &refresh_on_toggle),
             "autostart" => set_autostart(app, &at_login),
             "workflows" => open_workflows_folder(app),
@@ -96,29 +96,6 @@ pub fn create<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<()> {
     updates.follow(app, menu.clone(), 2);
     keep_status_fresh(host, status, pause, tray, refresh, panel);
     Ok(())
-}
-
-/// Shows, unminimises and focuses the main window (tray "Open sekia", a second launch),
-/// creating it again if it was closed: a closed window is destroyed, not hidden.
-pub fn show_main<R: Runtime>(app: &AppHandle<R>) {
-    let window = match app.get_webview_window("main") {
-        Some(w) => w,
-        None => {
-            let Some(config) = app.config().app.windows.iter().find(|w| w.label == "main") else {
-                return;
-            };
-            match tauri::WebviewWindowBuilder::from_config(app, config).and_then(|b| b.build()) {
-                Ok(w) => w,
-                Err(e) => {
-                    log::warn!("cannot open the window: {e}");
-                    return;
-                }
-            }
-        }
-    };
-    let _ = window.show();
-    let _ = window.unminimize();
-    let _ = window.set_focus();
 }
 
 /// The check mark has already flipped when this runs; make the login item match it.

@@ -11,7 +11,8 @@ use std::time::{Duration, Instant};
 use sekia_daemon::SystemClock;
 use sekia_daemon::config::{Config, LoadOptions, load};
 use sekia_desktop::{
-    DaemonHost, DaemonState, NEW_EVENT, TEST_SOURCE, TEST_TYPE, attach, build_app,
+    DaemonHost, DaemonState, NEW_EVENT, STATE_EVENT, TEST_SOURCE, TEST_TYPE, attach, attach_remote,
+    build_app,
 };
 use serde_json::{Value, json};
 use tauri::ipc::{CallbackFn, InvokeBody};
@@ -84,6 +85,19 @@ fn app(host: DaemonHost) -> (App<MockRuntime>, WebviewWindow<MockRuntime>) {
         .build(tauri::generate_context!())
         .unwrap();
     attach(app.handle(), host);
+    let window = WebviewWindowBuilder::new(&app, "main", Default::default())
+        .build()
+        .unwrap();
+    (app, window)
+}
+
+/// The app as `run` wires it when the daemon is in another process (the tray host, or a
+/// `sekiad`): the commands reach it over its socket.
+fn remote_app(socket: PathBuf) -> (App<MockRuntime>, WebviewWindow<MockRuntime>) {
+    let app = build_app(mock_builder())
+        .build(tauri::generate_context!())
+        .unwrap();
+    attach_remote(app.handle(), sekia_server::ApiClient::new(socket));
     let window = WebviewWindowBuilder::new(&app, "main", Default::default())
         .build()
         .unwrap();
@@ -291,4 +305,83 @@ fn only_the_main_window_may_call_the_commands() {
         .unwrap();
     let err = call(&other, json!({"cmd": "status"})).unwrap_err();
     assert!(err.as_str().unwrap().contains("not allowed"), "{err}");
+}
+
+#[test]
+fn a_window_on_a_daemon_in_another_process_answers_as_an_embedded_one_and_gets_live_events() {
+    let sandbox = Sandbox::new();
+    let host = sandbox.start();
+    let (app, window) = remote_app(sandbox.socket());
+    let (events_tx, events) = mpsc::channel::<Value>();
+    app.listen_any(NEW_EVENT, move |e| {
+        let _ = events_tx.send(serde_json::from_str(e.payload()).unwrap());
+    });
+    let (states_tx, states) = mpsc::channel::<Value>();
+    app.listen_any(STATE_EVENT, move |e| {
+        let _ = states_tx.send(serde_json::from_str(e.payload()).unwrap());
+    });
+
+    let status = call(&window, json!({"cmd": "status"})).unwrap();
+    assert_eq!(status["status"], "ok");
+    let daemon = host.call(|d| async move { d.daemon_status().await });
+    let daemon = tokio::runtime::Runtime::new()
+        .unwrap()
+        .block_on(daemon)
+        .unwrap();
+    let daemon = serde_json::to_value(daemon).unwrap();
+    assert_eq!(
+        status["started_at"], daemon["started_at"],
+        "the same daemon"
+    );
+
+    // Live events come over the socket's event stream; it is followed from a task, so publish
+    // until one arrives, then every later one is there.
+    let first = eventually("a live event over the socket", || {
+        call(
+            &window,
+            json!({"cmd": "publish_event", "args": {"source": "test", "type": "test.probe"}}),
+        )
+        .unwrap();
+        events.recv_timeout(Duration::from_millis(500)).ok()
+    });
+    assert_eq!(first["type"], "test.probe");
+    let published = call(
+        &window,
+        json!({"cmd": "publish_event", "args": {"source": "test", "type": "test.created", "payload": {"title": "Crash on start"}}}),
+    )
+    .unwrap();
+    let live = loop {
+        let ev = events
+            .recv_timeout(SETTLE)
+            .expect("the event did not arrive");
+        if ev["id"] == published["id"] {
+            break ev;
+        }
+    };
+    assert_eq!(live["type"], "test.created");
+    let payload: Value = serde_json::from_str(live["payload"].as_str().unwrap()).unwrap();
+    assert_eq!(payload["title"], "Crash on start");
+
+    // Errors keep the daemon's message and the field at fault, as embedded.
+    let err = call(
+        &window,
+        json!({"cmd": "publish_event", "args": {"source": "test", "type": " "}}),
+    )
+    .unwrap_err();
+    assert!(err["error"].as_str().unwrap().contains("type"), "{err}");
+    assert_eq!(err["field"], "type", "{err}");
+    let err = call(&window, json!({"cmd": "no_such_call"})).unwrap_err();
+    assert_eq!(err["field"], "call", "{err}");
+
+    // The daemon going away (Quit in the tray host) is the window's end.
+    host.shutdown_blocking();
+    let stopped = loop {
+        let state = states
+            .recv_timeout(SETTLE)
+            .expect("no state after the daemon stopped");
+        if state["state"] == "stopped" {
+            break state;
+        }
+    };
+    assert_eq!(stopped, json!({"state": "stopped"}));
 }

@@ -9,12 +9,14 @@
 //! - `check`: the plugin calls (feed, download, verification).
 //! - `service`: [`Updates`], the flow from check to restart.
 //! - `desktop`: the timer, the event, the notification and the tray items.
+//! - [`headless`]: one check without a window, for the tray host (`--check-updates`).
 
 #[cfg(feature = "updater")]
 pub mod check;
 #[cfg(feature = "updater")]
 pub mod desktop;
 mod error;
+pub mod headless;
 pub mod schedule;
 mod service;
 pub mod settings;

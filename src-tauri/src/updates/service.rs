@@ -331,12 +331,14 @@ impl Updates {
         self.set_status(UpdateStatus::Installing {
             version: update.version.clone(),
         });
+        #[cfg(feature = "embedded")]
         let host = app
             .try_state::<crate::DaemonHost>()
             .map(|h| h.inner().clone());
         // Windows' installer ends this process as soon as it starts, so the daemon stops first
         // there. Elsewhere it stops after the install succeeded, so a refused install (the
         // password prompt cancelled) leaves it running.
+        #[cfg(feature = "embedded")]
         if cfg!(windows)
             && let Some(host) = &host
         {
@@ -363,8 +365,15 @@ impl Updates {
             "sekia {} installed; stopping the daemon and restarting",
             update.version
         );
+        #[cfg(feature = "embedded")]
         if let Some(host) = host {
             host.shutdown().await;
+        }
+        // The tray host runs the old version: it stops too, and the restarted window starts
+        // the new one.
+        #[cfg(target_os = "linux")]
+        if let Some(crate::Backend::Remote(client)) = app.try_state::<crate::Backend>().as_deref() {
+            crate::split::stop_tray_host(client.socket()).await;
         }
         app.request_restart();
         Ok(())

@@ -19,6 +19,8 @@ pub enum Action {
     TogglePause,
     OpenWorkflowsFolder,
     ToggleStartAtLogin,
+    CheckForUpdates,
+    InstallUpdate,
     Quit,
 }
 
@@ -28,6 +30,10 @@ pub struct StatusItem {
     pub panel: Panel,
     pub start_at_login: bool,
     pub has_workflows: bool,
+    /// A newer release, from the last update check.
+    pub update: Option<String>,
+    /// Whether this build updates itself (a development build does not).
+    pub updates_supported: bool,
     pub actions: UnboundedSender<Action>,
 }
 
@@ -81,13 +87,22 @@ impl ksni::Tray for StatusItem {
     }
 
     fn menu(&self) -> Vec<MenuItem<Self>> {
-        vec![
+        let mut menu = vec![
             StandardItem {
                 label: self.summary.line.clone(),
                 enabled: false,
                 ..Default::default()
             }
             .into(),
+        ];
+        if let Some(version) = &self.update {
+            menu.push(self.item(
+                &format!("Update to v{version}…"),
+                true,
+                Action::InstallUpdate,
+            ));
+        }
+        menu.extend([
             MenuItem::Separator,
             self.item("Open sekia", true, Action::Open),
             self.item(
@@ -109,9 +124,15 @@ impl ksni::Tray for StatusItem {
                 ..Default::default()
             }
             .into(),
+        ]);
+        if self.updates_supported {
+            menu.push(self.item("Check for updates", true, Action::CheckForUpdates));
+        }
+        menu.extend([
             MenuItem::Separator,
             self.item("Quit sekia", true, Action::Quit),
-        ]
+        ]);
+        menu
     }
 }
 

@@ -9,7 +9,12 @@ pub struct StartAtLogin(Option<AutoLaunch>);
 
 impl StartAtLogin {
     pub fn new() -> Self {
-        let entry = super::window::binary().and_then(|path| {
+        // In an AppImage the binaries sit in a mount that changes at each start: the login
+        // entry names the AppImage itself, as the plugin does.
+        let app = std::env::var_os("APPIMAGE")
+            .map(std::path::PathBuf::from)
+            .or_else(super::window::binary);
+        let entry = app.and_then(|path| {
             AutoLaunchBuilder::new()
                 .set_app_name(crate::APP_NAME)
                 .set_app_path(&path.display().to_string())

@@ -7,6 +7,7 @@
 mod item;
 mod logfile;
 mod login;
+mod updates;
 mod window;
 
 use std::process::ExitCode;
@@ -98,6 +99,9 @@ async fn serve(
         panel: Panel::Dark,
         start_at_login: login.is_on(),
         has_workflows: host.workflows_dir().is_some(),
+        update: None,
+        // Until a check says otherwise (a development build answers "unsupported").
+        updates_supported: true,
         actions: actions_tx,
     };
     // Exported even before a panel's StatusNotifierWatcher is there: it registers when one comes.
@@ -113,6 +117,11 @@ async fn serve(
     let mut alerts = Alerts::default();
     // The colour scheme's watcher ends where there is no portal: then there is nothing to follow.
     let mut following_panel = true;
+    // Update checks run beside the loop; each sends back whether it was asked for, and what it
+    // found. None once the build has said it does not update itself.
+    let (checked_tx, mut checked) = mpsc::unbounded_channel();
+    let mut next_check = Some(tokio::time::Instant::now() + updates::START_DELAY);
+    let mut announced: Option<String> = None;
     loop {
         let now = summary(&host).await;
         if let Some(alert) = alerts.observe(Instant::now(), &now.attention) {
@@ -128,7 +137,9 @@ async fn serve(
         }
         tokio::select! {
             Some(action) = actions.recv() => match action {
-                Action::Open => window::open(),
+                Action::Open => window::open(&[]),
+                Action::CheckForUpdates => spawn_check(false, &checked_tx),
+                Action::InstallUpdate => window::open(&[updates::UPDATE_ARG]),
                 Action::TogglePause => {
                     if let Err(e) = toggle_pause(&host).await {
                         tracing::warn!("cannot pause workflows: {e}");
@@ -152,6 +163,23 @@ async fn serve(
                 following_panel = changed.is_ok();
             }
             () = wakeups.next() => {}
+            () = sleep_until(next_check) => {
+                next_check = Some(tokio::time::Instant::now() + updates::INTERVAL);
+                spawn_check(true, &checked_tx);
+            }
+            Some((automatic, found)) = checked.recv() => {
+                let shown = show_check(automatic, &found, &mut announced).await;
+                if found == updates::Found::Unsupported {
+                    next_check = None;
+                }
+                if let Some(tray) = &tray {
+                    tray.update(|t| {
+                        t.update = shown;
+                        t.updates_supported = found != updates::Found::Unsupported;
+                    })
+                    .await;
+                }
+            }
             _ = term.recv() => break,
             _ = int.recv() => break,
         }
@@ -159,6 +187,60 @@ async fn serve(
     tracing::info!("quitting");
     if let Some(tray) = tray {
         tray.shutdown().await;
+    }
+}
+
+async fn sleep_until(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+fn spawn_check(automatic: bool, done: &mpsc::UnboundedSender<(bool, updates::Found)>) {
+    let done = done.clone();
+    tokio::spawn(async move {
+        let found = updates::check(automatic).await;
+        let _ = done.send((automatic, found));
+    });
+}
+
+/// Notifies what a check found — a release once per version; the rest only when the user
+/// asked — and returns the version the tray offers.
+async fn show_check(
+    automatic: bool,
+    found: &updates::Found,
+    announced: &mut Option<String>,
+) -> Option<String> {
+    use updates::Found;
+    match found {
+        Found::Available { version } => {
+            if announced.as_deref() != Some(version.as_str()) {
+                *announced = Some(version.clone());
+                notify(
+                    &format!("sekia {version} is available"),
+                    "Choose \"Update to\" in the tray menu to install it.",
+                )
+                .await;
+            }
+            Some(version.clone())
+        }
+        Found::UpToDate if !automatic => {
+            notify("sekia is up to date", "This is the newest version.").await;
+            None
+        }
+        Found::Unsupported if !automatic => {
+            notify("sekia does not update itself", "This is a development build.").await;
+            None
+        }
+        Found::Failed(error) => {
+            tracing::warn!("checking for updates: {error}");
+            if !automatic {
+                notify("sekia could not check for updates", error).await;
+            }
+            announced.clone()
+        }
+        _ => None,
     }
 }
 

@@ -11,13 +11,13 @@ pub fn binary() -> Option<PathBuf> {
     Some(exe.with_file_name(crate::WINDOW_BINARY))
 }
 
-/// Starts a window process; it is reaped when it exits.
-pub fn open() {
+/// Starts a window process with `args`; it is reaped when it exits.
+pub fn open(args: &[&str]) {
     let Some(path) = binary() else {
         tracing::warn!("cannot find the window's binary");
         return;
     };
-    match tokio::process::Command::new(&path).spawn() {
+    match tokio::process::Command::new(&path).args(args).spawn() {
         Ok(mut child) => {
             tokio::spawn(async move {
                 let _ = child.wait().await;
