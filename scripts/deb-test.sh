@@ -28,7 +28,10 @@ NEWER=0.2.0
 build_release() {
   local version="$1" extra="$2"
   echo "deb-test: tauri build --bundles deb,rpm --features updater, signed updater artifacts ($version)"
+  # The Linux window is built for size (CARGO_PROFILE_RELEASE_OPT_LEVEL=s, as release.yml does):
+  # sekia's work is in the tray host, and the .deb carries both binaries.
   (cd src-tauri && TAURI_SIGNING_PRIVATE_KEY="$(cat "$RELEASES/test.key")" TAURI_SIGNING_PRIVATE_KEY_PASSWORD="" \
+    CARGO_PROFILE_RELEASE_OPT_LEVEL=s \
     npx tauri build --bundles deb,rpm --features updater --config tauri.updater.conf.json \
       --config tauri.linux-release.conf.json --config "$extra" -- --no-default-features \
     >"$PWD/../test-output/deb-build-$version.log" 2>&1) || {

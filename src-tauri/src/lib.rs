@@ -95,7 +95,9 @@ pub fn attach<R: Runtime>(app: &AppHandle<R>, host: DaemonHost) {
 }
 
 /// The daemon logs through `tracing`: its lines go to the Logs page's ring and, through
-/// tracing's `log-always` feature, to tauri-plugin-log's file as well.
+/// tracing's `log-always` feature, to tauri-plugin-log's file as well. (Without an embedded
+/// daemon there is nothing to collect: the tray host keeps its own ring.)
+#[cfg(feature = "embedded")]
 fn init_tracing() {
     use tracing_subscriber::layer::SubscriberExt;
     // Not `try_init`: that would also route `log` records into tracing, taking the `log`
@@ -137,6 +139,7 @@ pub fn attach_remote<R: Runtime>(app: &AppHandle<R>, client: ApiClient) {
 
 /// The desktop app.
 pub fn run() {
+    #[cfg(feature = "embedded")]
     init_tracing();
     let args: Vec<String> = std::env::args().collect();
     if let Some(automatic) = updates::headless::requested(&args) {
@@ -146,14 +149,14 @@ pub fn run() {
     #[cfg(target_os = "linux")]
     let remote = split::connect();
     #[cfg(not(target_os = "linux"))]
-    let remote: Option<ApiClient> = None;
+    let remote: Result<ApiClient, String> = Err("no tray host on this platform".into());
     let hidden = args.iter().any(|a| a == HIDDEN_ARG);
     let show_update = args.iter().any(|a| a == updates::headless::UPDATE_ARG);
-    if hidden && remote.is_some() {
+    if hidden && remote.is_ok() {
         // A login start: the tray host is running, and no window is wanted.
         return;
     }
-    let embedded = cfg!(feature = "embedded") && remote.is_none();
+    let embedded = cfg!(feature = "embedded") && remote.is_err();
     let builder = Builder::default()
         // Tauri's documented order: single-instance first.
         .plugin(tauri_plugin_single_instance::init(|app, _args, _cwd| {
@@ -194,9 +197,9 @@ pub fn run() {
             #[cfg(unix)]
             keep_logs_private(app.handle());
             match remote {
-                Some(client) => attach_remote(app.handle(), client),
+                Ok(client) => attach_remote(app.handle(), client),
                 #[cfg(feature = "embedded")]
-                None => {
+                Err(_) => {
                     #[cfg(unix)]
                     quit_on_signals(app.handle().clone());
                     attach(app.handle(), sekia_tray::start_configured());
@@ -204,10 +207,7 @@ pub fn run() {
                     notify_problems(app.handle().clone());
                 }
                 #[cfg(not(feature = "embedded"))]
-                None => {
-                    let error = "sekia's daemon did not start: the tray host (sekia-tray) is \
-                                 missing or failed; see sekia-tray.log in the log folder"
-                        .to_string();
+                Err(error) => {
                     log::error!("{error}");
                     let _ = app.emit(
                         STATE_EVENT,

@@ -10,13 +10,10 @@
 //! macOS and Windows.
 
 use std::os::unix::process::CommandExt;
-#[cfg(feature = "updater")]
-use std::path::Path;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use sekia_daemon::config::{LoadOptions, load};
 use sekia_server::ApiClient;
 
 /// How long a starting tray host may take to answer (it opens the history and starts the
@@ -24,51 +21,66 @@ use sekia_server::ApiClient;
 const START_WAIT: Duration = Duration::from_secs(30);
 const POLL: Duration = Duration::from_millis(50);
 
-/// A daemon to talk to, starting the tray host if need be; `None` to embed the daemon.
-pub fn connect() -> Option<ApiClient> {
-    // A config error is shown by the embedded path, which loads the config again.
-    let socket = load(&LoadOptions::from_process(None))
-        .ok()?
-        .config
-        .server
-        .socket;
-    let client = ApiClient::new(socket);
+/// A daemon to talk to, starting the tray host if need be. The error says why there is none
+/// (the window embeds the daemon instead where it can, or shows the reason).
+pub fn connect() -> Result<ApiClient, String> {
+    let tray = tray_binary().ok_or_else(|| {
+        format!(
+            "sekia's tray host ({}) is not installed beside the window",
+            sekia_tray::TRAY_BINARY
+        )
+    })?;
+    let client = ApiClient::new(socket(&tray)?);
     if answers(&client) {
-        return Some(client);
+        return Ok(client);
     }
-    let tray = tray_binary()?;
     // Its own process group, without this process's stdio: it outlives the window, and a
     // Ctrl+C meant for a terminal-started window must not stop the daemon.
-    let mut child = match Command::new(&tray)
+    let mut child = Command::new(&tray)
         .process_group(0)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
-    {
-        Ok(c) => c,
-        Err(e) => {
-            log::warn!("cannot start {}: {e}", tray.display());
-            return None;
-        }
-    };
+        .map_err(|e| format!("cannot start {}: {e}", tray.display()))?;
     let deadline = Instant::now() + START_WAIT;
     while Instant::now() < deadline {
         if answers(&client) {
             reap_later(child);
-            return Some(client);
+            return Ok(client);
         }
-        // It ended: another daemon won the socket (use it), or it failed (embed: the window
-        // then shows why, from the same config).
+        // It ended: another daemon won the socket (use it), or it failed.
         if let Ok(Some(status)) = child.try_wait() {
-            log::warn!("{} exited ({status})", tray.display());
-            return answers(&client).then_some(client);
+            if answers(&client) {
+                return Ok(client);
+            }
+            return Err(format!(
+                "sekia's daemon did not start ({} {status}); see sekia-tray.log in the log folder",
+                tray.display()
+            ));
         }
         std::thread::sleep(POLL);
     }
-    log::warn!("{} did not answer in time", tray.display());
     reap_later(child);
-    None
+    Err(format!(
+        "sekia's daemon did not answer within {} s; see sekia-tray.log in the log folder",
+        START_WAIT.as_secs()
+    ))
+}
+
+/// The daemon's socket as the config sets it, from the tray host (`sekia-tray --socket`), which
+/// links the config loader so that this binary need not. A config error comes back as it is.
+fn socket(tray: &Path) -> Result<PathBuf, String> {
+    let output = Command::new(tray)
+        .arg(sekia_tray::SOCKET_ARG)
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| format!("cannot run {}: {e}", tray.display()))?;
+    let out = String::from_utf8_lossy(&output.stdout);
+    match out.lines().next().map(str::trim) {
+        Some(line) if output.status.success() && !line.is_empty() => Ok(PathBuf::from(line)),
+        _ => Err(String::from_utf8_lossy(&output.stderr).trim().to_string()),
+    }
 }
 
 /// `sekia-tray` beside this binary, when it is there.

@@ -20,6 +20,9 @@ pub use host::{DaemonHost, DaemonState, start_configured};
 pub const WINDOW_BINARY: &str = "sekia-desktop";
 /// The tray host's binary, beside the window's.
 pub const TRAY_BINARY: &str = "sekia-tray";
+/// `sekia-tray --socket` prints the daemon's socket as the config sets it, and exits: the
+/// window asks this instead of linking the config loader (and what it pulls in) itself.
+pub const SOCKET_ARG: &str = "--socket";
 /// The argument of a login start: the tray only, no window.
 pub const HIDDEN_ARG: &str = "--hidden";
 /// The application's name in the login items and its data folder's (Tauri's identifier).

@@ -2,6 +2,9 @@
 
 #[cfg(target_os = "linux")]
 fn main() -> std::process::ExitCode {
+    if std::env::args().any(|a| a == sekia_tray::SOCKET_ARG) {
+        return sekia_tray::hosted::print_socket();
+    }
     sekia_tray::hosted::run()
 }
 

@@ -71,6 +71,21 @@ pub fn run() -> ExitCode {
     ExitCode::SUCCESS
 }
 
+/// `sekia-tray --socket`: the configured socket's path on stdout; a config error on stderr.
+pub fn print_socket() -> ExitCode {
+    use sekia_daemon::config::{LoadOptions, load};
+    match load(&LoadOptions::from_process(None)) {
+        Ok(loaded) => {
+            println!("{}", loaded.config.server.socket.display());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
 async fn another_daemon_answers() -> bool {
     let Ok(loaded) =
         sekia_daemon::config::load(&sekia_daemon::config::LoadOptions::from_process(None))
