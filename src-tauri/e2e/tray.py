@@ -190,6 +190,16 @@ def visible_window(title):
         d.close()
 
 
+def expect_exit_0(code, what):
+    if code != 0:
+        raise AssertionError(f"{what} exited with {code}")
+
+
+def expect_tray_hosts(want):
+    if pids_of(TRAY_BIN) != want:
+        raise AssertionError(f"tray hosts {pids_of(TRAY_BIN)}, want {want}")
+
+
 def close_window(title):
     here = Path(__file__).parent
     subprocess.run(["/usr/bin/python3", str(here / "close-window.py"), title], check=True)
@@ -408,11 +418,8 @@ def main():
     def close_ends_the_window_process():
         close_window("sekia")
         until("the window to close", lambda: not visible_window("sekia"))
-        code = app.wait(timeout=20)
-        if code != 0:
-            raise AssertionError(f"the window's process exited with {code}")
-        if pids_of(TRAY_BIN) != [host]:
-            raise AssertionError(f"the tray host is not running alone: {pids_of(TRAY_BIN)}")
+        expect_exit_0(app.wait(timeout=20), "the window's process")
+        expect_tray_hosts([host])
         if json.loads(sekiactl("status", "--json")).get("status") != "ok":
             raise AssertionError("the daemon does not answer")
 
@@ -428,25 +435,18 @@ def main():
 
     def second_launch_focuses_the_first():
         first = pids_of(APP_BIN)
-        second = launch()
-        code = second.wait(timeout=20)
-        if code != 0:
-            raise AssertionError(f"the second launch exited with {code}")
+        expect_exit_0(launch().wait(timeout=20), "the second launch")
         until("the first window", lambda: visible_window("sekia"))
         if pids_of(APP_BIN) != first:
             raise AssertionError(f"window processes {pids_of(APP_BIN)}, want {first}")
-        if pids_of(TRAY_BIN) != [host]:
-            raise AssertionError(f"tray hosts {pids_of(TRAY_BIN)}, want [{host}]")
+        expect_tray_hosts([host])
 
     step("a second launch exits and leaves the running window and tray host",
          second_launch_focuses_the_first)
 
     def hidden_launch_starts_nothing_more():
-        code = subprocess.run([APP_BIN, "--hidden"], timeout=20).returncode
-        if code != 0:
-            raise AssertionError(f"a login start exited with {code}")
-        if pids_of(TRAY_BIN) != [host]:
-            raise AssertionError(f"tray hosts {pids_of(TRAY_BIN)}, want [{host}]")
+        expect_exit_0(subprocess.run([APP_BIN, "--hidden"], timeout=20).returncode, "a login start")
+        expect_tray_hosts([host])
 
     step("a login start (--hidden) with the tray host running exits at once",
          hidden_launch_starts_nothing_more)
@@ -463,9 +463,7 @@ def main():
         app.kill()
 
     def login_start_runs_only_the_tray_host():
-        code = subprocess.run([APP_BIN, "--hidden"], timeout=40).returncode
-        if code != 0:
-            raise AssertionError(f"a login start exited with {code}")
+        expect_exit_0(subprocess.run([APP_BIN, "--hidden"], timeout=40).returncode, "a login start")
         until("the daemon's socket", SOCKET.exists)
         if pids_of(APP_BIN) or len(pids_of(TRAY_BIN)) != 1:
             raise AssertionError(f"windows {pids_of(APP_BIN)}, tray hosts {pids_of(TRAY_BIN)}")

@@ -60,3 +60,35 @@ impl From<ClientError> for CallError {
         }
     }
 }
+
+/// The app's [`Backend`], which may be chosen after the window is up: on Linux the window is
+/// shown at once while the tray host starts, and calls made meanwhile wait for it.
+pub struct BackendSlot(tokio::sync::watch::Sender<Option<Backend>>);
+
+impl Default for BackendSlot {
+    fn default() -> Self {
+        Self(tokio::sync::watch::Sender::new(None))
+    }
+}
+
+impl BackendSlot {
+    pub fn set(&self, backend: Backend) {
+        self.0.send_replace(Some(backend));
+    }
+
+    /// The backend once chosen.
+    pub fn now(&self) -> Option<Backend> {
+        self.0.borrow().clone()
+    }
+
+    /// Waits until the backend is chosen.
+    pub async fn get(&self) -> Backend {
+        let mut chosen = self.0.subscribe();
+        match chosen.wait_for(Option::is_some).await {
+            Ok(backend) => backend
+                .clone()
+                .unwrap_or_else(|| Backend::Missing(String::new())),
+            Err(_) => Backend::Missing("sekia is shutting down".into()),
+        }
+    }
+}

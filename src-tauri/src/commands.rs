@@ -8,7 +8,7 @@ use serde_json::Value;
 use tauri::{AppHandle, Runtime, State};
 use tauri_plugin_autostart::ManagerExt;
 
-use crate::backend::Backend;
+use crate::backend::BackendSlot;
 use crate::updates::{Channel, UpdateInfo, Updates};
 
 /// Source and type of the event "Publish test event" sends.
@@ -38,8 +38,8 @@ impl From<sekia_daemon::DaemonError> for CallError {
 }
 
 #[tauri::command]
-pub async fn rpc(backend: State<'_, Backend>, call: Value) -> Result<Value, CallError> {
-    backend.call(call).await
+pub async fn rpc(backend: State<'_, BackendSlot>, call: Value) -> Result<Value, CallError> {
+    backend.get().await.call(call).await
 }
 
 /// Whether the app starts at login.

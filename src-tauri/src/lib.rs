@@ -15,10 +15,13 @@ mod tray;
 pub mod updates;
 mod window;
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use sekia_server::ApiClient;
 use tauri::{AppHandle, Builder, Emitter, Manager, RunEvent, Runtime};
 
-pub use backend::Backend;
+pub use backend::{Backend, BackendSlot};
 pub use commands::{CallError, TEST_SOURCE, TEST_TYPE};
 pub use sekia_tray::DaemonState;
 #[cfg(feature = "embedded")]
@@ -40,15 +43,16 @@ pub use sekia_tray::HIDDEN_ARG;
 /// the daemon and the [`updates::Updates`] state are added by [`run`] (tests use the mock
 /// runtime and their own).
 pub fn build_app<R: Runtime>(b: Builder<R>) -> Builder<R> {
-    b.invoke_handler(tauri::generate_handler![
-        commands::rpc,
-        commands::autostart,
-        commands::set_autostart,
-        commands::updates,
-        commands::check_for_updates,
-        commands::install_update,
-        commands::set_update_settings,
-    ])
+    b.manage(BackendSlot::default())
+        .invoke_handler(tauri::generate_handler![
+            commands::rpc,
+            commands::autostart,
+            commands::set_autostart,
+            commands::updates,
+            commands::check_for_updates,
+            commands::install_update,
+            commands::set_update_settings,
+        ])
 }
 
 /// Whether an exit request should be refused: the last window closing asks to exit with no
@@ -62,7 +66,8 @@ pub fn keep_running_after(code: Option<i32>) -> bool {
 /// notifications to the UI as Tauri events: [`STATE_EVENT`] and [`NEW_EVENT`].
 pub fn attach<R: Runtime>(app: &AppHandle<R>, host: DaemonHost) {
     app.manage(host.clone());
-    app.manage(Backend::Embedded(host.clone()));
+    app.state::<BackendSlot>()
+        .set(Backend::Embedded(host.clone()));
     let app = app.clone();
     let mut states = host.subscribe();
     tauri::async_runtime::spawn(async move {
@@ -112,7 +117,8 @@ fn init_tracing() {
 /// forwards its live events as [`NEW_EVENT`]. When it goes away (Quit in the tray host, or the
 /// user's `sekiad` stopped), the window has nothing left to show and the app exits.
 pub fn attach_remote<R: Runtime>(app: &AppHandle<R>, client: ApiClient) {
-    app.manage(Backend::Remote(client.clone()));
+    app.state::<BackendSlot>()
+        .set(Backend::Remote(client.clone()));
     let app = app.clone();
     tauri::async_runtime::spawn(async move {
         let socket = client.socket().to_path_buf();
@@ -145,18 +151,28 @@ pub fn run() {
     if let Some(automatic) = updates::headless::requested(&args) {
         return updates::headless::run(Builder::default(), context(), automatic);
     }
-    // Linux: the daemon in the tray host, started now if it is not running.
-    #[cfg(target_os = "linux")]
-    let remote = split::connect();
-    #[cfg(not(target_os = "linux"))]
-    let remote: Result<ApiClient, String> = Err("no tray host on this platform".into());
     let hidden = args.iter().any(|a| a == HIDDEN_ARG);
     let show_update = args.iter().any(|a| a == updates::headless::UPDATE_ARG);
-    if hidden && remote.is_ok() {
-        // A login start: the tray host is running, and no window is wanted.
-        return;
-    }
-    let embedded = cfg!(feature = "embedded") && remote.is_err();
+    // A login start wants no window: on Linux it only makes sure the tray host runs.
+    #[cfg(target_os = "linux")]
+    let early = if hidden {
+        let connected = split::connect();
+        if connected.is_ok() || !cfg!(feature = "embedded") {
+            if let Err(e) = connected {
+                eprintln!("sekia: {e}");
+            }
+            return;
+        }
+        Some(connected)
+    } else {
+        None
+    };
+    #[cfg(not(target_os = "linux"))]
+    let early: Option<Result<ApiClient, String>> =
+        Some(Err("no tray host on this platform".into()));
+    // Whether this process holds the daemon (then closing the window keeps it running).
+    let embedded = Arc::new(AtomicBool::new(false));
+    let embedded_in_setup = Arc::clone(&embedded);
     let builder = Builder::default()
         // Tauri's documented order: single-instance first.
         .plugin(tauri_plugin_single_instance::init(|app, _args, _cwd| {
@@ -196,27 +212,27 @@ pub fn run() {
         .setup(move |app| {
             #[cfg(unix)]
             keep_logs_private(app.handle());
-            match remote {
-                Ok(client) => attach_remote(app.handle(), client),
-                #[cfg(feature = "embedded")]
-                Err(_) => {
-                    #[cfg(unix)]
-                    quit_on_signals(app.handle().clone());
-                    attach(app.handle(), sekia_tray::start_configured());
-                    tray::create(app.handle())?;
-                    notify_problems(app.handle().clone());
+            match early {
+                Some(connected) => choose(app.handle(), connected, &embedded_in_setup)?,
+                // Linux: the window comes up at once while the tray host starts (it opens the
+                // history and the connectors first); calls made meanwhile wait for it.
+                #[cfg(target_os = "linux")]
+                None => {
+                    let app = app.handle().clone();
+                    std::thread::Builder::new()
+                        .name("sekia-connect".into())
+                        .spawn(move || {
+                            let connected = split::connect();
+                            let main = app.clone();
+                            let _ = app.run_on_main_thread(move || {
+                                if let Err(e) = choose(&main, connected, &embedded_in_setup) {
+                                    log::error!("{e}");
+                                }
+                            });
+                        })?;
                 }
-                #[cfg(not(feature = "embedded"))]
-                Err(error) => {
-                    log::error!("{error}");
-                    let _ = app.emit(
-                        STATE_EVENT,
-                        &DaemonState::Failed {
-                            error: error.clone(),
-                        },
-                    );
-                    app.manage(Backend::Missing(error));
-                }
+                #[cfg(not(target_os = "linux"))]
+                None => {}
             }
             app.manage(updates::Updates::for_app(app.handle()));
             #[cfg(feature = "updater")]
@@ -238,7 +254,7 @@ pub fn run() {
         // the daemon keeps running and "Open sekia" makes a new window. With the tray host,
         // closing the window ends this process.
         if let RunEvent::ExitRequested { code, api, .. } = &event
-            && embedded
+            && embedded.load(Ordering::Relaxed)
             && keep_running_after(*code)
         {
             api.prevent_exit();
@@ -253,6 +269,40 @@ pub fn run() {
         #[cfg(not(feature = "embedded"))]
         let _ = (app, event);
     });
+}
+
+/// Sets the app's daemon: the one that answered (`Ok`), else the embedded one where this build
+/// has it, else the reason in the window.
+fn choose<R: Runtime>(
+    app: &AppHandle<R>,
+    connected: Result<ApiClient, String>,
+    embedded: &AtomicBool,
+) -> tauri::Result<()> {
+    match connected {
+        Ok(client) => attach_remote(app, client),
+        #[cfg(feature = "embedded")]
+        Err(_) => {
+            embedded.store(true, Ordering::Relaxed);
+            #[cfg(unix)]
+            quit_on_signals(app.clone());
+            attach(app, sekia_tray::start_configured());
+            tray::create(app)?;
+            notify_problems(app.clone());
+        }
+        #[cfg(not(feature = "embedded"))]
+        Err(error) => {
+            let _ = embedded;
+            log::error!("{error}");
+            let _ = app.emit(
+                STATE_EVENT,
+                &DaemonState::Failed {
+                    error: error.clone(),
+                },
+            );
+            app.state::<BackendSlot>().set(Backend::Missing(error));
+        }
+    }
+    Ok(())
 }
 
 /// The app's config and assets, made once (the UI is embedded in the binary).

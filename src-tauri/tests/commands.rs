@@ -81,27 +81,35 @@ impl Sandbox {
 /// The app exactly as `run` wires its commands, on the mock runtime, with the real config
 /// (capabilities and CSP) and `host` attached; plus its main window.
 fn app(host: DaemonHost) -> (App<MockRuntime>, WebviewWindow<MockRuntime>) {
+    app_with(|app| attach(app, host))
+}
+
+/// The app as `run` wires it when the daemon is in another process (the tray host, or a
+/// `sekiad`): the commands reach it over its socket.
+fn remote_app(socket: PathBuf) -> (App<MockRuntime>, WebviewWindow<MockRuntime>) {
+    app_with(|app| attach_remote(app, sekia_server::ApiClient::new(socket)))
+}
+
+fn app_with(
+    backend: impl FnOnce(&tauri::AppHandle<MockRuntime>),
+) -> (App<MockRuntime>, WebviewWindow<MockRuntime>) {
     let app = build_app(mock_builder())
         .build(tauri::generate_context!())
         .unwrap();
-    attach(app.handle(), host);
+    backend(app.handle());
     let window = WebviewWindowBuilder::new(&app, "main", Default::default())
         .build()
         .unwrap();
     (app, window)
 }
 
-/// The app as `run` wires it when the daemon is in another process (the tray host, or a
-/// `sekiad`): the commands reach it over its socket.
-fn remote_app(socket: PathBuf) -> (App<MockRuntime>, WebviewWindow<MockRuntime>) {
-    let app = build_app(mock_builder())
-        .build(tauri::generate_context!())
-        .unwrap();
-    attach_remote(app.handle(), sekia_server::ApiClient::new(socket));
-    let window = WebviewWindowBuilder::new(&app, "main", Default::default())
-        .build()
-        .unwrap();
-    (app, window)
+/// Every payload of `event` the app emits, in order.
+fn listen(app: &App<MockRuntime>, event: &str) -> mpsc::Receiver<Value> {
+    let (tx, rx) = mpsc::channel();
+    app.listen_any(event, move |e| {
+        let _ = tx.send(serde_json::from_str(e.payload()).unwrap());
+    });
+    rx
 }
 
 fn invoke(window: &WebviewWindow<MockRuntime>, cmd: &str, args: Value) -> Result<Value, Value> {
@@ -123,6 +131,20 @@ fn invoke(window: &WebviewWindow<MockRuntime>, cmd: &str, args: Value) -> Result
 /// One call through the `rpc` command, as the UI's Tauri backend makes it.
 fn call(window: &WebviewWindow<MockRuntime>, call: Value) -> Result<Value, Value> {
     invoke(window, "rpc", json!({ "call": call }))
+}
+
+/// Bad input is refused with the daemon's own message and the field at fault; a malformed
+/// call never reaches the daemon (the field is `call`, as over HTTP).
+fn refuses_bad_input_naming_the_field(window: &WebviewWindow<MockRuntime>) {
+    let err = call(
+        window,
+        json!({"cmd": "publish_event", "args": {"source": "test", "type": " "}}),
+    )
+    .unwrap_err();
+    assert!(err["error"].as_str().unwrap().contains("type"), "{err}");
+    assert_eq!(err["field"], "type", "{err}");
+    let err = call(window, json!({"cmd": "no_such_call"})).unwrap_err();
+    assert_eq!(err["field"], "call", "{err}");
 }
 
 fn eventually<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
@@ -186,10 +208,7 @@ fn a_published_event_is_listed_and_forwarded_to_the_window_live() {
     let sandbox = Sandbox::new();
     let host = sandbox.start();
     let (app, window) = app(host.clone());
-    let (tx, rx) = mpsc::channel::<Value>();
-    app.listen_any(NEW_EVENT, move |e| {
-        let _ = tx.send(serde_json::from_str(e.payload()).unwrap());
-    });
+    let rx = listen(&app, NEW_EVENT);
 
     let published = call(
         &window,
@@ -232,16 +251,7 @@ fn a_published_event_is_listed_and_forwarded_to_the_window_live() {
     .unwrap();
     assert_eq!(test["source"], TEST_SOURCE);
 
-    // Bad input is refused with the daemon's own message and the field at fault.
-    let err = call(
-        &window,
-        json!({"cmd": "publish_event", "args": {"source": "test", "type": " "}}),
-    )
-    .unwrap_err();
-    assert!(err["error"].as_str().unwrap().contains("type"), "{err}");
-    assert_eq!(err["field"], "type", "{err}");
-    // A malformed call never reaches the daemon.
-    assert!(call(&window, json!({"cmd": "no_such_call"})).is_err());
+    refuses_bad_input_naming_the_field(&window);
 
     host.shutdown_blocking();
 }
@@ -312,14 +322,8 @@ fn a_window_on_a_daemon_in_another_process_answers_as_an_embedded_one_and_gets_l
     let sandbox = Sandbox::new();
     let host = sandbox.start();
     let (app, window) = remote_app(sandbox.socket());
-    let (events_tx, events) = mpsc::channel::<Value>();
-    app.listen_any(NEW_EVENT, move |e| {
-        let _ = events_tx.send(serde_json::from_str(e.payload()).unwrap());
-    });
-    let (states_tx, states) = mpsc::channel::<Value>();
-    app.listen_any(STATE_EVENT, move |e| {
-        let _ = states_tx.send(serde_json::from_str(e.payload()).unwrap());
-    });
+    let events = listen(&app, NEW_EVENT);
+    let states = listen(&app, STATE_EVENT);
 
     let status = call(&window, json!({"cmd": "status"})).unwrap();
     assert_eq!(status["status"], "ok");
@@ -363,15 +367,7 @@ fn a_window_on_a_daemon_in_another_process_answers_as_an_embedded_one_and_gets_l
     assert_eq!(payload["title"], "Crash on start");
 
     // Errors keep the daemon's message and the field at fault, as embedded.
-    let err = call(
-        &window,
-        json!({"cmd": "publish_event", "args": {"source": "test", "type": " "}}),
-    )
-    .unwrap_err();
-    assert!(err["error"].as_str().unwrap().contains("type"), "{err}");
-    assert_eq!(err["field"], "type", "{err}");
-    let err = call(&window, json!({"cmd": "no_such_call"})).unwrap_err();
-    assert_eq!(err["field"], "call", "{err}");
+    refuses_bad_input_naming_the_field(&window);
 
     // The daemon going away (Quit in the tray host) is the window's end.
     host.shutdown_blocking();

@@ -372,7 +372,10 @@ impl Updates {
         // The tray host runs the old version: it stops too, and the restarted window starts
         // the new one.
         #[cfg(target_os = "linux")]
-        if let Some(crate::Backend::Remote(client)) = app.try_state::<crate::Backend>().as_deref() {
+        if let Some(crate::Backend::Remote(client)) = app
+            .try_state::<crate::BackendSlot>()
+            .and_then(|slot| slot.now())
+        {
             crate::split::stop_tray_host(client.socket()).await;
         }
         app.request_restart();

@@ -245,7 +245,11 @@ async fn show_check(
             None
         }
         Found::Unsupported if !automatic => {
-            notify("sekia does not update itself", "This is a development build.").await;
+            notify(
+                "sekia does not update itself",
+                "This is a development build.",
+            )
+            .await;
             None
         }
         Found::Failed(error) => {

@@ -28,7 +28,9 @@ pub enum Found {
     /// This build does not update itself (a development build): no more checks.
     Unsupported,
     UpToDate,
-    Available { version: String },
+    Available {
+        version: String,
+    },
     Failed(String),
 }
 
@@ -68,7 +70,11 @@ pub async fn check(automatic: bool) -> Found {
         Err(_) => return Found::Failed("the update check took too long".into()),
     };
     let stdout = String::from_utf8_lossy(&output.stdout);
-    match stdout.lines().rev().find_map(|l| serde_json::from_str::<Value>(l).ok()) {
+    match stdout
+        .lines()
+        .rev()
+        .find_map(|l| serde_json::from_str::<Value>(l).ok())
+    {
         Some(status) => Found::from_status(&status),
         None => Found::Failed(format!("the update check ended with {}", output.status)),
     }
