@@ -203,6 +203,8 @@ function pidsOf(binary) {
     if (!/^\d+$/.test(entry)) continue;
     try {
       if (readlinkSync(`/proc/${entry}/exe`) !== binary) continue;
+      // The tray host's update check runs the window's binary for a moment: not a window.
+      if (readFileSync(`/proc/${entry}/cmdline`, "latin1").includes("--check-updates")) continue;
       if (readFileSync(`/proc/${entry}/environ`, "latin1").split("\0").includes(mine)) pids.push(Number(entry));
     } catch {
       // gone, or not ours

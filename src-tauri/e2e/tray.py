@@ -130,6 +130,9 @@ def pids_of(binary):
         try:
             if os.readlink(f"/proc/{entry}/exe") != binary:
                 continue
+            # The tray host's update check runs the window's binary for a moment: not a window.
+            if b"--check-updates" in Path(f"/proc/{entry}/cmdline").read_bytes():
+                continue
             if mine in Path(f"/proc/{entry}/environ").read_bytes().split(b"\0"):
                 pids.append(int(entry))
         except OSError:
