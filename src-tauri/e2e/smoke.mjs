@@ -203,8 +203,10 @@ function pidsOf(binary) {
     if (!/^\d+$/.test(entry)) continue;
     try {
       if (readlinkSync(`/proc/${entry}/exe`) !== binary) continue;
-      // The tray host's update check runs the window's binary for a moment: not a window.
-      if (readFileSync(`/proc/${entry}/cmdline`, "latin1").includes("--check-updates")) continue;
+      // Short-lived helper runs are neither a window nor a tray host: the tray host's update
+      // check (the window's binary) and the window asking the tray binary for the socket.
+      const args = readFileSync(`/proc/${entry}/cmdline`, "latin1").split("\0");
+      if (args.some((a) => a.startsWith("--check-updates") || a === "--socket")) continue;
       if (readFileSync(`/proc/${entry}/environ`, "latin1").split("\0").includes(mine)) pids.push(Number(entry));
     } catch {
       // gone, or not ours

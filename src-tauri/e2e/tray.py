@@ -130,8 +130,10 @@ def pids_of(binary):
         try:
             if os.readlink(f"/proc/{entry}/exe") != binary:
                 continue
-            # The tray host's update check runs the window's binary for a moment: not a window.
-            if b"--check-updates" in Path(f"/proc/{entry}/cmdline").read_bytes():
+            # Short-lived helper runs are neither a window nor a tray host: the tray host's update
+            # check (the window's binary) and the window asking the tray binary for the socket.
+            args = Path(f"/proc/{entry}/cmdline").read_bytes().split(b"\0")
+            if b"--check-updates" in args or b"--check-updates=auto" in args or b"--socket" in args:
                 continue
             if mine in Path(f"/proc/{entry}/environ").read_bytes().split(b"\0"):
                 pids.append(int(entry))
