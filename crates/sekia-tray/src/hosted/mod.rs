@@ -71,12 +71,18 @@ pub fn run() -> ExitCode {
     ExitCode::SUCCESS
 }
 
+/// The daemon's socket as the config sets it (the same files, environment and defaults as
+/// `sekiad`), or the config's error.
+fn configured_socket() -> Result<std::path::PathBuf, sekia_daemon::config::ConfigError> {
+    use sekia_daemon::config::{LoadOptions, load};
+    load(&LoadOptions::from_process(None)).map(|loaded| loaded.config.server.socket)
+}
+
 /// `sekia-tray --socket`: the configured socket's path on stdout; a config error on stderr.
 pub fn print_socket() -> ExitCode {
-    use sekia_daemon::config::{LoadOptions, load};
-    match load(&LoadOptions::from_process(None)) {
-        Ok(loaded) => {
-            println!("{}", loaded.config.server.socket.display());
+    match configured_socket() {
+        Ok(socket) => {
+            println!("{}", socket.display());
             ExitCode::SUCCESS
         }
         Err(e) => {
@@ -87,12 +93,10 @@ pub fn print_socket() -> ExitCode {
 }
 
 async fn another_daemon_answers() -> bool {
-    let Ok(loaded) =
-        sekia_daemon::config::load(&sekia_daemon::config::LoadOptions::from_process(None))
-    else {
+    let Ok(socket) = configured_socket() else {
         return false;
     };
-    sekia_server::ApiClient::new(loaded.config.server.socket)
+    sekia_server::ApiClient::new(socket)
         .get::<serde_json::Value>("/api/v1/status")
         .await
         .is_ok()
