@@ -128,6 +128,21 @@ try {
     if (!answer.err || answer.err.field !== "call") throw new Error(JSON.stringify(answer));
   });
 
+  await step("without a GPU, WebKit paints in software instead of through emulated OpenGL", async () => {
+    const gpu = existsSync("/dev/dri") && readdirSync("/dev/dri").some((n) => n.startsWith("renderD"));
+    const web = descendants(appPid()).filter((p) => {
+      try {
+        return readFileSync(`/proc/${p}/comm`, "latin1").startsWith("WebKitWebProces");
+      } catch {
+        return false;
+      }
+    });
+    if (web.length === 0) throw new Error("no WebKit web process");
+    const env = readFileSync(`/proc/${web[0]}/environ`, "latin1").split("\0");
+    const software = env.includes("WEBKIT_DISABLE_COMPOSITING_MODE=1");
+    if (software === gpu) throw new Error(`GPU render node: ${gpu}; software painting: ${software}`);
+  });
+
   await step("closing the window ends its process and frees WebKit; the tray host's daemon keeps answering", async () => {
     const pid = appPid();
     const tray = pidsOf(TRAY_BIN)[0];

@@ -9,6 +9,8 @@
 mod backend;
 mod commands;
 #[cfg(target_os = "linux")]
+mod painting;
+#[cfg(target_os = "linux")]
 mod split;
 #[cfg(feature = "embedded")]
 mod tray;
@@ -145,6 +147,9 @@ pub fn attach_remote<R: Runtime>(app: &AppHandle<R>, client: ApiClient) {
 
 /// The desktop app.
 pub fn run() {
+    // First: it sets the environment WebKit's processes inherit, while there is one thread.
+    #[cfg(target_os = "linux")]
+    let painting = painting::choose();
     #[cfg(feature = "embedded")]
     init_tracing();
     let args: Vec<String> = std::env::args().collect();
@@ -212,6 +217,8 @@ pub fn run() {
         .setup(move |app| {
             #[cfg(unix)]
             keep_logs_private(app.handle());
+            #[cfg(target_os = "linux")]
+            log::info!("the window paints {painting}");
             match early {
                 Some(connected) => choose(app.handle(), connected, &embedded_in_setup)?,
                 // Linux: the window comes up at once while the tray host starts (it opens the
