@@ -4,7 +4,7 @@
 // DRIVER (default http://127.0.0.1:4444). HOME and XDG_RUNTIME_DIR should be temporary: the app
 // and sekiactl both use them to find the config, the history and the socket.
 import { execFileSync, spawn } from "node:child_process";
-import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, unlinkSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -18,6 +18,7 @@ const TRAY_BIN = join(dirname(APP_BIN), "sekia-tray");
 const OUT_DIR = process.env.OUT_DIR ?? "test-output";
 const ELEMENT = "element-6066-11e4-a52e-4f735466cecf";
 const SOCKET = join(process.env.XDG_RUNTIME_DIR ?? "", "sekia/sekiad.sock");
+const WORKFLOWS = join(process.env.HOME ?? "", ".config/sekia/workflows");
 
 function need(name) {
   const v = process.env[name];
@@ -126,6 +127,19 @@ try {
       args: [],
     });
     if (!answer.err || answer.err.field !== "call") throw new Error(JSON.stringify(answer));
+  });
+
+  await step("a workflow that does not load is announced in the window as it happens (sekia:attention)", async () => {
+    mkdirSync(WORKFLOWS, { recursive: true });
+    const broken = join(WORKFLOWS, "e2e-broken.lua");
+    writeFileSync(broken, "this is not lua");
+    try {
+      // The notice comes only from the pushed event (the overview's own list is polled).
+      await until("the notice in the window", async () => (await text(".notices")).includes("e2e-broken.lua"));
+      await screenshot("desktop-attention.png");
+    } finally {
+      unlinkSync(broken);
+    }
   });
 
   await step("without a GPU, WebKit paints in software instead of through emulated OpenGL", async () => {

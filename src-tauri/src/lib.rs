@@ -12,6 +12,7 @@ mod commands;
 mod painting;
 #[cfg(target_os = "linux")]
 mod split;
+pub mod status_events;
 #[cfg(feature = "embedded")]
 mod tray;
 pub mod updates;
@@ -21,6 +22,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use sekia_server::ApiClient;
+use serde::Deserialize;
 use tauri::{AppHandle, Builder, Emitter, Manager, RunEvent, Runtime};
 
 pub use backend::{Backend, BackendSlot};
@@ -28,6 +30,7 @@ pub use commands::{CallError, TEST_SOURCE, TEST_TYPE};
 pub use sekia_tray::DaemonState;
 #[cfg(feature = "embedded")]
 pub use sekia_tray::{DaemonHost, alerts, host};
+pub use status_events::{ATTENTION_EVENT, STATUS_EVENT};
 
 /// Tauri event with the daemon's [`DaemonState`], sent on every change.
 pub const STATE_EVENT: &str = "sekia:state";
@@ -65,11 +68,13 @@ pub fn keep_running_after(code: Option<i32>) -> bool {
 
 #[cfg(feature = "embedded")]
 /// Hands the embedded daemon's `host` to the app (as the commands' [`Backend`]) and forwards its
-/// notifications to the UI as Tauri events: [`STATE_EVENT`] and [`NEW_EVENT`].
+/// notifications to the UI as Tauri events: [`STATE_EVENT`], [`NEW_EVENT`], [`STATUS_EVENT`]
+/// and [`ATTENTION_EVENT`].
 pub fn attach<R: Runtime>(app: &AppHandle<R>, host: DaemonHost) {
     app.manage(host.clone());
     app.state::<BackendSlot>()
         .set(Backend::Embedded(host.clone()));
+    follow_embedded_status(app.clone(), host.clone());
     let app = app.clone();
     let mut states = host.subscribe();
     tauri::async_runtime::spawn(async move {
@@ -101,6 +106,29 @@ pub fn attach<R: Runtime>(app: &AppHandle<R>, host: DaemonHost) {
     });
 }
 
+/// [`STATUS_EVENT`] and [`ATTENTION_EVENT`] from the embedded daemon: its status at once, then
+/// whenever it may have changed.
+#[cfg(feature = "embedded")]
+fn follow_embedded_status<R: Runtime>(app: AppHandle<R>, host: DaemonHost) {
+    tauri::async_runtime::spawn(async move {
+        let mut seen = status_events::NewProblems::default();
+        let mut states = host.subscribe();
+        let mut watch = host.status_watch();
+        loop {
+            if let Ok(status) = host.call(|d| async move { d.daemon_status().await }).await {
+                status_events::forward(&app, &mut seen, &status, &status.attention);
+            }
+            tokio::select! {
+                () = watch.next() => {}
+                changed = states.changed() => {
+                    if changed.is_err() { break }
+                    watch = host.status_watch();
+                }
+            }
+        }
+    });
+}
+
 /// The daemon logs through `tracing`: its lines go to the Logs page's ring and, through
 /// tracing's `log-always` feature, to tauri-plugin-log's file as well. (Without an embedded
 /// daemon there is nothing to collect: the tray host keeps its own ring.)
@@ -116,11 +144,13 @@ fn init_tracing() {
 }
 
 /// Hands a daemon that runs in another process to the app (as the commands' [`Backend`]) and
-/// forwards its live events as [`NEW_EVENT`]. When it goes away (Quit in the tray host, or the
+/// forwards its live events as [`NEW_EVENT`] and its status as [`STATUS_EVENT`] and
+/// [`ATTENTION_EVENT`]. When it goes away (Quit in the tray host, or the
 /// user's `sekiad` stopped), the window has nothing left to show and the app exits.
 pub fn attach_remote<R: Runtime>(app: &AppHandle<R>, client: ApiClient) {
     app.state::<BackendSlot>()
         .set(Backend::Remote(client.clone()));
+    follow_remote_status(app.clone(), client.clone());
     let app = app.clone();
     tauri::async_runtime::spawn(async move {
         let socket = client.socket().to_path_buf();
@@ -312,42 +342,61 @@ fn choose<R: Runtime>(
     Ok(())
 }
 
+/// [`STATUS_EVENT`] and [`ATTENTION_EVENT`] from a daemon in another process, over its status
+/// stream. (A `sekiad` older than the stream answers 404: the window then polls, as before.)
+fn follow_remote_status<R: Runtime>(app: AppHandle<R>, client: ApiClient) {
+    tauri::async_runtime::spawn(async move {
+        let mut seen = status_events::NewProblems::default();
+        let followed = client
+            .follow_events("/api/v1/status/stream", |_, data| {
+                match serde_json::from_str::<serde_json::Value>(data) {
+                    Ok(status) => {
+                        let problems = status_events::Problems::deserialize(&status)
+                            .map(|p| p.attention)
+                            .unwrap_or_default();
+                        status_events::forward(&app, &mut seen, &status, &problems);
+                    }
+                    Err(e) => log::warn!("a status the window cannot read: {e}"),
+                }
+                true
+            })
+            .await;
+        if let Err(e) = followed {
+            log::info!("the daemon's status stream ended: {e}");
+        }
+    });
+}
+
 /// The app's config and assets, made once (the UI is embedded in the binary).
 fn context() -> tauri::Context {
     tauri::generate_context!()
 }
 
-/// Desktop notifications for workflow errors and agents going offline (see [`alerts`]).
+/// Desktop notifications for workflow errors and agents going offline (see [`alerts`]), from
+/// each [`STATUS_EVENT`].
 #[cfg(feature = "embedded")]
 fn notify_problems<R: Runtime>(app: AppHandle<R>) {
+    use tauri::Listener;
     use tauri_plugin_notification::NotificationExt;
-    let host = app.state::<DaemonHost>().inner().clone();
-    tauri::async_runtime::spawn(async move {
-        let mut alerts = alerts::Alerts::default();
-        let mut states = host.subscribe();
-        let mut wakeups = sekia_tray::wakeups::Wakeups::attach(&host);
-        loop {
-            tokio::select! {
-                () = wakeups.next() => {}
-                changed = states.changed() => {
-                    if changed.is_err() { break }
-                    wakeups = sekia_tray::wakeups::Wakeups::attach(&host);
-                    continue;
-                }
-            }
-            let Ok(status) = host.call(|d| async move { d.daemon_status().await }).await else {
-                continue;
-            };
-            if let Some(alert) = alerts.observe(std::time::Instant::now(), &status.attention)
-                && let Err(e) = app
-                    .notification()
-                    .builder()
-                    .title(&alert.title)
-                    .body(&alert.body)
-                    .show()
-            {
-                log::warn!("cannot show a notification: {e}");
-            }
+    let alerts = std::sync::Mutex::new(alerts::Alerts::default());
+    let notifier = app.clone();
+    app.listen_any(STATUS_EVENT, move |event| {
+        let Ok(status) = serde_json::from_str::<status_events::Problems>(event.payload()) else {
+            return;
+        };
+        let alert = alerts
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .observe(std::time::Instant::now(), &status.attention);
+        if let Some(alert) = alert
+            && let Err(e) = notifier
+                .notification()
+                .builder()
+                .title(&alert.title)
+                .body(&alert.body)
+                .show()
+        {
+            log::warn!("cannot show a notification: {e}");
         }
     });
 }

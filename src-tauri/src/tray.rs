@@ -14,7 +14,6 @@ use tauri_plugin_opener::OpenerExt;
 
 use sekia_tray::panel::{self, Panel};
 use sekia_tray::summary::{Look, PAUSE_TEXT, RESUME_TEXT, summary, toggle_pause};
-use sekia_tray::wakeups::Wakeups;
 
 use crate::host::DaemonHost;
 
@@ -166,7 +165,7 @@ fn keep_status_fresh<R: Runtime>(
     let mut states = host.subscribe();
     tauri::async_runtime::spawn(async move {
         let mut shown = None;
-        let mut wakeups = Wakeups::attach(&host);
+        let mut wakeups = host.status_watch();
         loop {
             states.borrow_and_update();
             let now = summary(&host).await;
@@ -185,7 +184,7 @@ fn keep_status_fresh<R: Runtime>(
                 changed = states.changed() => {
                     if changed.is_err() { break }
                     // Started or stopped: the signals of the daemon that is there now.
-                    wakeups = Wakeups::attach(&host);
+                    wakeups = host.status_watch();
                 }
                 _ = refresh.notified() => {}
                 () = wakeups.next() => {}

@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 use sekia_daemon::SystemClock;
 use sekia_daemon::config::{Config, LoadOptions, load};
 use sekia_desktop::{
-    DaemonHost, DaemonState, NEW_EVENT, STATE_EVENT, TEST_SOURCE, TEST_TYPE, attach, attach_remote,
-    build_app,
+    ATTENTION_EVENT, DaemonHost, DaemonState, NEW_EVENT, STATE_EVENT, STATUS_EVENT, TEST_SOURCE,
+    TEST_TYPE, attach, attach_remote, build_app,
 };
 use serde_json::{Value, json};
 use tauri::ipc::{CallbackFn, InvokeBody};
@@ -145,6 +145,64 @@ fn refuses_bad_input_naming_the_field(window: &WebviewWindow<MockRuntime>) {
     assert_eq!(err["field"], "type", "{err}");
     let err = call(window, json!({"cmd": "no_such_call"})).unwrap_err();
     assert_eq!(err["field"], "call", "{err}");
+}
+
+/// The next payload on `rx` that `wanted` accepts.
+fn next_matching(rx: &mpsc::Receiver<Value>, what: &str, wanted: impl Fn(&Value) -> bool) -> Value {
+    let deadline = Instant::now() + SETTLE;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(v) if wanted(&v) => return v,
+            Ok(_) => {}
+            Err(_) => panic!("no {what} within {SETTLE:?}"),
+        }
+    }
+}
+
+/// Pause, resume and a workflow that does not load reach the window as `sekia:status` and
+/// `sekia:attention` without it asking; the problem is announced once, with its kind.
+fn status_and_problems_are_pushed(
+    app: &App<MockRuntime>,
+    window: &WebviewWindow<MockRuntime>,
+    workflows: &Path,
+) {
+    let statuses = listen(app, STATUS_EVENT);
+    let problems = listen(app, ATTENTION_EVENT);
+    call(window, json!({"cmd": "pause_workflows"})).unwrap();
+    next_matching(&statuses, "paused status", |s| s["paused"] == true);
+    call(window, json!({"cmd": "resume_workflows"})).unwrap();
+    next_matching(&statuses, "resumed status", |s| s["paused"] == false);
+
+    std::fs::create_dir_all(workflows).unwrap();
+    let broken = workflows.join("broken.lua");
+    std::fs::write(&broken, "this is not lua").unwrap();
+    call(window, json!({"cmd": "reload_workflows"})).unwrap();
+    let problem = problems.recv_timeout(SETTLE).expect("no sekia:attention");
+    assert_eq!(problem["kind"], "workflow_error", "{problem}");
+    assert!(
+        problem["text"].as_str().unwrap().contains("broken.lua"),
+        "{problem}"
+    );
+    next_matching(&statuses, "status with the problem", |s| {
+        s["attention"].as_array().is_some_and(|a| !a.is_empty())
+    });
+    std::fs::remove_file(&broken).unwrap();
+    call(window, json!({"cmd": "reload_workflows"})).unwrap();
+    next_matching(&statuses, "status without the problem", |s| {
+        s["attention"] == json!([])
+    });
+    assert!(
+        problems.try_recv().is_err(),
+        "a problem is announced once while it lasts"
+    );
+}
+
+#[test]
+fn the_daemons_status_and_problems_reach_the_window_as_events() {
+    let sandbox = Sandbox::new();
+    let (app, window) = app(sandbox.start());
+    status_and_problems_are_pushed(&app, &window, &sandbox.config.workflows.dir);
 }
 
 fn eventually<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
@@ -368,6 +426,8 @@ fn a_window_on_a_daemon_in_another_process_answers_as_an_embedded_one_and_gets_l
 
     // Errors keep the daemon's message and the field at fault, as embedded.
     refuses_bad_input_naming_the_field(&window);
+    // Status changes come over the socket's status stream.
+    status_and_problems_are_pushed(&app, &window, &sandbox.config.workflows.dir);
 
     // The daemon going away (Quit in the tray host) is the window's end.
     host.shutdown_blocking();

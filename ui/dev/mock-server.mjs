@@ -244,7 +244,12 @@ const rpc = {
     events_today: events.filter((e) => e.timestamp > now() - 86400).length,
     history: true,
     workflows_enabled: true,
-    attention: EMPTY ? [] : ['linear-agent is offline', 'broken.lua did not load (line 4)'],
+    attention: EMPTY
+      ? []
+      : [
+          { kind: 'agent_offline', text: 'agent linear-agent is offline' },
+          { kind: 'workflow_error', text: 'workflow broken.lua did not load: line 4' },
+        ],
     status: 'ok',
     uptime: goDuration(Date.now() - started + 3_723_000),
     nats_running: true,

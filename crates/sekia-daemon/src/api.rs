@@ -168,8 +168,39 @@ pub struct DaemonStatus {
     pub history: bool,
     /// Whether the workflow engine is on.
     pub workflows_enabled: bool,
-    /// What needs the user: workflow errors, agents offline. Empty when all is well.
-    pub attention: Vec<String>,
+    /// What needs the user: workflow errors, agents offline, accounts to reconnect. Empty when
+    /// all is well.
+    pub attention: Vec<Attention>,
+}
+
+/// One thing that needs the user, in words (`text`) and by kind, so a display can link to the
+/// place that fixes it and tell a new problem from one it already showed.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, TS)]
+pub struct Attention {
+    pub kind: AttentionKind,
+    pub text: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum AttentionKind {
+    /// A workflow failed to load, or its handler failed on the last event it handled.
+    WorkflowError,
+    /// A registered agent stopped sending heartbeats.
+    AgentOffline,
+    /// An account's tokens were refused: it must be signed in again.
+    AccountReconnect,
+    /// A part of the daemon is not running (a connector, the account store).
+    Unavailable,
+}
+
+impl Attention {
+    pub fn new(kind: AttentionKind, text: impl Into<String>) -> Self {
+        Self {
+            kind,
+            text: text.into(),
+        }
+    }
 }
 
 /// `reload_workflows`.

@@ -339,23 +339,33 @@ impl Daemon {
             }
             None => 0,
         };
+        use crate::api::{Attention, AttentionKind};
         let mut attention = Vec::new();
         if let Some(engine) = &self.inner.engine {
             for f in engine.load_errors() {
-                attention.push(format!(
-                    "workflow {} did not load: {}",
-                    f.error.file, f.error.message
+                attention.push(Attention::new(
+                    AttentionKind::WorkflowError,
+                    format!(
+                        "workflow {} did not load: {}",
+                        f.error.file, f.error.message
+                    ),
                 ));
             }
             for w in engine.workflows() {
                 if let Some(e) = &w.last_error {
-                    attention.push(format!("workflow {}: {}", w.info.name, e.message));
+                    attention.push(Attention::new(
+                        AttentionKind::WorkflowError,
+                        format!("workflow {}: {}", w.info.name, e.message),
+                    ));
                 }
             }
         }
         for a in self.inner.registry.agents() {
             if a.status == crate::registry::OFFLINE {
-                attention.push(format!("agent {} is offline", a.name));
+                attention.push(Attention::new(
+                    AttentionKind::AgentOffline,
+                    format!("agent {} is offline", a.name),
+                ));
             }
         }
         attention.extend(self.accounts_attention());
@@ -366,7 +376,10 @@ impl Daemon {
             .unwrap_or_else(|p| p.into_inner())
             .iter()
         {
-            attention.push(format!("connector {name} is not running: {problem}"));
+            attention.push(Attention::new(
+                AttentionKind::Unavailable,
+                format!("connector {name} is not running: {problem}"),
+            ));
         }
         crate::api::DaemonStatus {
             status,

@@ -16,13 +16,14 @@ pub mod logs;
 pub mod registry;
 pub mod secrets;
 pub mod settings;
+mod status_watch;
 mod workflow_files;
 
 pub use accounts::{
     AccountInfo, AccountKind, AccountState, AccountsReport, Disconnected, PasteKind, ProviderInfo,
     SignInInfo, SignInStarted, TokenStoreKind,
 };
-pub use api::{ApiCall, DaemonStatus};
+pub use api::{ApiCall, Attention, AttentionKind, DaemonStatus};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::Config;
 pub use daemon::{Daemon, DaemonError, WorkflowsReport};
@@ -33,4 +34,5 @@ pub use sekia_store::{
     CommandQuery, EventQuery, OutcomeFilter, Page, StoreError, StoredCommand, StoredEvent,
 };
 pub use settings::{Settings, SettingsChange, SettingsSaved};
+pub use status_watch::StatusWatch;
 pub use workflow_files::{SavedWorkflow, WorkflowSource};

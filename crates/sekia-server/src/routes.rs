@@ -64,6 +64,7 @@ pub(crate) fn api_router(state: ApiState) -> Router {
         .route("/api/v1/workflows/dry-run", post(dry_run))
         .route("/api/v1/events", get(events).post(publish))
         .route("/api/v1/events/stream", get(stream))
+        .route("/api/v1/status/stream", get(status_stream))
         .route(
             "/api/v1/events/{id}",
             get(
@@ -237,20 +238,9 @@ struct StreamParams {
 /// Server-Sent Events: one `event: event` with the stored event's JSON per new event that
 /// passes the filter, as it is committed to history.
 async fn stream(State(state): State<ApiState>, Query(p): Query<StreamParams>) -> Response {
-    let slot = match &state.live_slots {
-        Some(slots) => match Arc::clone(slots).try_acquire_owned() {
-            Ok(permit) => Some(permit),
-            Err(_) => {
-                return (
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    Json(serde_json::json!({
-                        "error": format!("too many live-event connections (max {MAX_LIVE_CONNECTIONS})")
-                    })),
-                )
-                    .into_response();
-            }
-        },
-        None => None,
+    let slot = match live_slot(&state) {
+        Ok(slot) => slot,
+        Err(refused) => return refused.into_response(),
     };
     let receiver = match state.daemon.live_events() {
         Ok(r) => r,
@@ -261,6 +251,58 @@ async fn stream(State(state): State<ApiState>, Query(p): Query<StreamParams>) ->
         event_type: given(p.event_type),
     };
     Sse::new(live_stream(receiver, filter, slot))
+        .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+        .into_response()
+}
+
+/// A place among the dashboard's live connections (none are counted on the private socket).
+fn live_slot(state: &ApiState) -> Result<Option<OwnedSemaphorePermit>, AllTaken> {
+    let Some(slots) = &state.live_slots else {
+        return Ok(None);
+    };
+    Arc::clone(slots)
+        .try_acquire_owned()
+        .map(Some)
+        .map_err(|_| AllTaken)
+}
+
+/// Every live connection the dashboard serves is taken.
+struct AllTaken;
+
+impl IntoResponse for AllTaken {
+    fn into_response(self) -> Response {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(serde_json::json!({
+                "error": format!("too many live connections (max {MAX_LIVE_CONNECTIONS})")
+            })),
+        )
+            .into_response()
+    }
+}
+
+/// `GET /api/v1/status/stream`: the `status` call's answer as a `status` event at once and
+/// again whenever it may have changed (agents, accounts, workflows, pause, new events; see
+/// `StatusWatch`), so a display follows the daemon without polling it.
+async fn status_stream(State(state): State<ApiState>) -> Response {
+    let slot = match live_slot(&state) {
+        Ok(slot) => slot,
+        Err(refused) => return refused.into_response(),
+    };
+    let watch = state.daemon.status_watch();
+    let stream = futures::stream::unfold(
+        (state.daemon, watch, slot, true),
+        |(daemon, mut watch, slot, first)| async move {
+            if !first {
+                watch.next().await;
+            }
+            let status = daemon.daemon_status().await;
+            let data = serde_json::to_string(&status).unwrap_or_default();
+            let event = SseEvent::default().event("status").data(data);
+            Some((Ok::<_, Infallible>(event), (daemon, watch, slot, false)))
+        },
+    );
+    Sse::new(stream)
         .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
         .into_response()
 }

@@ -6,6 +6,8 @@
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
+use sekia_daemon::Attention;
+
 /// Least time between two notifications.
 pub const MIN_GAP: Duration = Duration::from_secs(30);
 
@@ -28,14 +30,14 @@ pub struct Alerts {
 
 impl Alerts {
     /// Feeds the daemon's current `attention` list; returns a notification when one is due.
-    pub fn observe(&mut self, now: Instant, attention: &[String]) -> Option<Alert> {
-        let current: BTreeSet<String> = attention.iter().cloned().collect();
+    pub fn observe(&mut self, now: Instant, attention: &[Attention]) -> Option<Alert> {
+        let current: BTreeSet<String> = attention.iter().map(|a| a.text.clone()).collect();
         // A problem that went away may be announced again if it comes back.
         self.known.retain(|k| current.contains(k));
         self.queued.retain(|k| current.contains(k));
         for item in attention {
-            if self.known.insert(item.clone()) {
-                self.queued.push(item.clone());
+            if self.known.insert(item.text.clone()) {
+                self.queued.push(item.text.clone());
             }
         }
         if self.queued.is_empty() {
@@ -66,8 +68,11 @@ impl Alerts {
 mod tests {
     use super::*;
 
-    fn list(items: &[&str]) -> Vec<String> {
-        items.iter().map(|s| s.to_string()).collect()
+    fn list(items: &[&str]) -> Vec<Attention> {
+        items
+            .iter()
+            .map(|s| Attention::new(sekia_daemon::AttentionKind::WorkflowError, *s))
+            .collect()
     }
 
     #[test]

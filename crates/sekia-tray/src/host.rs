@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use sekia_daemon::{Clock, Config, Daemon, StoredEvent};
+use sekia_daemon::{Clock, Config, Daemon, StatusWatch, StoredEvent};
 use sekia_server::Sekiad;
 use serde::Serialize;
 use tokio::runtime::Handle;
@@ -167,9 +167,11 @@ impl DaemonHost {
         Some((rx, handle))
     }
 
-    /// The daemon's change signal (agents, accounts, pause); `None` while it is not running.
-    pub fn changes(&self) -> Option<watch::Receiver<u64>> {
-        self.running().ok().map(|(daemon, _)| daemon.changes())
+    /// When a status display should look again ([`StatusWatch`]); only rarely while the daemon
+    /// is not running.
+    pub fn status_watch(&self) -> StatusWatch {
+        self.running()
+            .map_or_else(|_| StatusWatch::idle(), |(daemon, _)| daemon.status_watch())
     }
 
     fn request_stop(&self) -> Option<JoinHandle<()>> {

@@ -1,5 +1,5 @@
 //! sekia's tray, without Tauri: the embedded daemon's host ([`host`]), what a tray shows
-//! ([`summary`]) and when it looks again ([`wakeups`]), the panel's brightness ([`panel`]), the
+//! ([`summary`]) and when it looks again (`DaemonHost::status_watch`), the panel's brightness ([`panel`]), the
 //! rate-limited notifications ([`alerts`]) — shared by the desktop app's own tray and by the
 //! tray-host process ([`hosted`], Linux, feature `tray-host`): the `sekia-tray` binary, which
 //! holds the daemon and the tray in a process that does not link WebKit, so a closed window
@@ -9,7 +9,6 @@ pub mod alerts;
 pub mod host;
 pub mod panel;
 pub mod summary;
-pub mod wakeups;
 
 #[cfg(all(target_os = "linux", feature = "tray-host"))]
 pub mod hosted;

@@ -2,6 +2,7 @@
 //! are paused. One function for every tray (the desktop app's own and the tray host's), so
 //! they never disagree.
 
+use sekia_daemon::Attention;
 use sekia_daemon::registry::OFFLINE;
 
 use crate::host::{DaemonHost, DaemonState};
@@ -54,7 +55,7 @@ pub struct Summary {
     pub look: Look,
     pub paused: bool,
     /// What needs the user (workflow errors, agents offline, accounts to reconnect).
-    pub attention: Vec<String>,
+    pub attention: Vec<Attention>,
 }
 
 impl Summary {

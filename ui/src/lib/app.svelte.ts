@@ -2,9 +2,10 @@
 // overview), and small cross-page requests (focus the events search, test a workflow with an
 // event).
 
-import { errorMessage, type StatusInfo, type StoredEvent } from './api';
+import { errorMessage, type Attention, type StatusInfo, type StoredEvent } from './api';
 import { backend, type StreamNotice } from './backend';
 import { throttle } from './resource.svelte';
+import { href } from './route';
 
 export type NoticeKind = 'info' | 'success' | 'error' | 'warn';
 export interface Notice {
@@ -99,6 +100,15 @@ class Daemon {
       }
       soon();
     });
+    // The desktop pushes each new status and each new problem; the poll stays for the rest
+    // (uptime) and for a daemon too old to push.
+    const offStatus = b.onStatus?.((s) => {
+      this.token++;
+      this.status = s;
+      this.error = null;
+      this.loading = false;
+    });
+    const offAttention = b.onAttention?.((a) => notices.push(a.text, 'warn', ATTENTION_LINK[a.kind]));
     const offNotice = b.onNotice((n: StreamNotice) => {
       if (n.kind === 'stream') this.stream = n.state;
       else if (n.kind === 'lagged') {
@@ -111,12 +121,22 @@ class Daemon {
       soon.cancel();
       offEvent();
       offState?.();
+      offStatus?.();
+      offAttention?.();
       offNotice();
     };
   }
 }
 
 export const daemon = new Daemon();
+
+/** Where the user fixes each kind of problem. */
+const ATTENTION_LINK: Record<Attention['kind'], Notice['link']> = {
+  workflow_error: { href: href('workflows'), label: 'Workflows' },
+  agent_offline: { href: href('overview'), label: 'Overview' },
+  account_reconnect: { href: href('accounts'), label: 'Accounts' },
+  unavailable: { href: href('logs'), label: 'Logs' },
+};
 
 class UiRequests {
   /** Incremented to ask the Events page to focus its search box. */

@@ -286,10 +286,16 @@ impl Daemon {
     }
 
     /// Accounts that need the user: for the tray's attention state.
-    pub(crate) fn accounts_attention(&self) -> Vec<String> {
+    pub(crate) fn accounts_attention(&self) -> Vec<crate::api::Attention> {
+        use crate::api::{Attention, AttentionKind};
         let accounts = match &self.inner().accounts {
             Ok(a) => a,
-            Err(why) => return vec![format!("accounts are unavailable: {why}")],
+            Err(why) => {
+                return vec![Attention::new(
+                    AttentionKind::Unavailable,
+                    format!("accounts are unavailable: {why}"),
+                )];
+            }
         };
         accounts.sync_states();
         accounts
@@ -299,9 +305,12 @@ impl Daemon {
             .values()
             .filter(|e| e.record.needs_reconnect)
             .map(|e| {
-                format!(
-                    "account {} ({}) needs to be reconnected",
-                    e.record.name, e.record.provider
+                Attention::new(
+                    AttentionKind::AccountReconnect,
+                    format!(
+                        "account {} ({}) needs to be reconnected",
+                        e.record.name, e.record.provider
+                    ),
                 )
             })
             .collect()

@@ -21,7 +21,6 @@ use crate::alerts::Alerts;
 use crate::host::{DaemonHost, DaemonState, start_configured};
 use crate::panel::{self, Panel};
 use crate::summary::{summary, toggle_pause};
-use crate::wakeups::Wakeups;
 use item::{Action, StatusItem};
 use login::StartAtLogin;
 
@@ -132,7 +131,7 @@ async fn serve(
         }
     };
     let mut states = host.subscribe();
-    let mut wakeups = Wakeups::attach(&host);
+    let mut wakeups = host.status_watch();
     let mut alerts = Alerts::default();
     // The colour scheme's watcher ends where there is no portal: then there is nothing to follow.
     let mut following_panel = true;
@@ -176,7 +175,7 @@ async fn serve(
             changed = states.changed() => {
                 if changed.is_err() { break }
                 // Started or stopped: the signals of the daemon that is there now.
-                wakeups = Wakeups::attach(&host);
+                wakeups = host.status_watch();
             }
             changed = panel_rx.changed(), if following_panel => {
                 following_panel = changed.is_ok();

@@ -9,6 +9,8 @@ export type { AgentsResponse } from "./generated/AgentsResponse";
 export type { AiChange } from "./generated/AiChange";
 export type { AiSettings } from "./generated/AiSettings";
 export type { ApiCall } from "./generated/ApiCall";
+export type { Attention } from "./generated/Attention";
+export type { AttentionKind } from "./generated/AttentionKind";
 export type { Command } from "./generated/Command";
 export type { CommandQuery } from "./generated/CommandQuery";
 export type { ConfigReloadResponse } from "./generated/ConfigReloadResponse";

@@ -99,6 +99,7 @@ export function isNotAvailable(e: unknown): boolean {
 // Entity types, by position in the contract.
 export type JsonValue = import('./generated').JsonValue;
 export type StatusInfo = ResultOf<'status'>;
+export type Attention = StatusInfo['attention'][number];
 export type AgentInfo = ResultOf<'agents'>['agents'][number];
 export type WorkflowsReport = ResultOf<'workflows'>;
 export type WorkflowStatus = WorkflowsReport['workflows'][number];

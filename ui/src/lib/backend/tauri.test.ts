@@ -64,6 +64,24 @@ describe('tauri backend', () => {
     expect(e2).toMatchObject({ message: 'no such workflow', field: 'name', status: 0 });
   });
 
+  it('delivers the pushed status and each new problem (sekia:status, sekia:attention)', async () => {
+    const f = fakeTauri(() => null);
+    const b = createTauriBackend(f.t);
+    const statuses: unknown[] = [];
+    const problems: unknown[] = [];
+    const offStatus = b.onStatus!((s) => statuses.push(s));
+    const offAttention = b.onAttention!((a) => problems.push(a));
+    await flush();
+    f.emit('sekia:status', { status: 'ok', paused: true, attention: [] });
+    f.emit('sekia:attention', { kind: 'workflow_error', text: 'workflow w: boom' });
+    expect(statuses).toEqual([{ status: 'ok', paused: true, attention: [] }]);
+    expect(problems).toEqual([{ kind: 'workflow_error', text: 'workflow w: boom' }]);
+    offStatus();
+    offAttention();
+    f.emit('sekia:status', { status: 'ok', paused: false, attention: [] });
+    expect(statuses).toHaveLength(1);
+  });
+
   it('delivers sekia:event payloads, filtered, until unsubscribed', async () => {
     const f = fakeTauri(() => null);
     const b = createTauriBackend(f.t);

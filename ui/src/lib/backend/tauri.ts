@@ -1,13 +1,14 @@
 // The desktop window's backend: one Tauri command, `rpc`, taking the `{cmd, args}` envelope;
-// live events from the Tauri event `sekia:event` (payload: a StoredEvent) and the embedded
-// daemon's state from `sekia:state`. Plus what only a desktop has: the `autostart` and
+// live events from the Tauri event `sekia:event` (payload: a StoredEvent), the embedded
+// daemon's state from `sekia:state`, its status on each change from `sekia:status` and each
+// new problem from `sekia:attention`. Plus what only a desktop has: the `autostart` and
 // `set_autostart` commands (start at login), and the app's updates (`updates`,
 // `check_for_updates`, `install_update`, `set_update_settings`; progress as `sekia:update`).
 
 import { invoke as tauriInvoke } from '@tauri-apps/api/core';
 import { listen as tauriListen } from '@tauri-apps/api/event';
 
-import { ApiError, type ArgsParam, type Cmd, type ResultOf, type StoredEvent } from '../api';
+import { ApiError, type ArgsParam, type Attention, type Cmd, type ResultOf, type StatusInfo, type StoredEvent } from '../api';
 import { matchesFilter, type EventFilter } from '../filters';
 import { Listeners } from './listeners';
 import type { Backend, StreamNotice, UpdateChannel, UpdateInfo, UpdateStatus } from './types';
@@ -15,6 +16,8 @@ import type { Backend, StreamNotice, UpdateChannel, UpdateInfo, UpdateStatus } f
 export const RPC_COMMAND = 'rpc';
 export const EVENT_CHANNEL = 'sekia:event';
 export const STATE_CHANNEL = 'sekia:state';
+export const STATUS_CHANNEL = 'sekia:status';
+export const ATTENTION_CHANNEL = 'sekia:attention';
 export const UPDATE_CHANNEL = 'sekia:update';
 
 /** What the Tauri backend uses from `@tauri-apps/api`, injectable for tests. */
@@ -102,6 +105,12 @@ export function createTauriBackend(
     },
     onState(cb: (s: unknown) => void) {
       return subscribe<unknown>(transport, STATE_CHANNEL, cb);
+    },
+    onStatus(cb: (s: StatusInfo) => void) {
+      return subscribe<StatusInfo>(transport, STATUS_CHANNEL, cb);
+    },
+    onAttention(cb: (a: Attention) => void) {
+      return subscribe<Attention>(transport, ATTENTION_CHANNEL, cb);
     },
     onNotice: (cb) => notices.add(cb),
     async openUrl(url: string) {

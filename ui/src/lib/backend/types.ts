@@ -3,7 +3,7 @@
 // HTTP + Server-Sent Events (`http.ts`). Nothing outside this folder knows which one it is
 // talking to, beyond `kind` (to show desktop-only settings).
 
-import type { ArgsParam, Cmd, ResultOf, StoredEvent } from '../api';
+import type { ArgsParam, Attention, Cmd, ResultOf, StatusInfo, StoredEvent } from '../api';
 import type { EventFilter } from '../filters';
 
 export type { EventFilter };
@@ -48,6 +48,10 @@ export interface Backend {
   onEvent(cb: (e: StoredEvent) => void, filter?: EventFilter): () => void;
   /** The embedded daemon's state (desktop only: Tauri event `sekia:state`). */
   onState?(cb: (s: unknown) => void): () => void;
+  /** The daemon's status each time it changes (desktop only: Tauri event `sekia:status`). */
+  onStatus?(cb: (s: StatusInfo) => void): () => void;
+  /** Each problem as it appears (desktop only: Tauri event `sekia:attention`). */
+  onAttention?(cb: (a: Attention) => void): () => void;
   /** Opens a URL in the system browser (sign-in pages, links). */
   openUrl(url: string): Promise<void>;
   /** Notices about the live stream (lag, connection). */

@@ -1,15 +1,16 @@
-//! When the tray and the notifications look at the daemon again: when something they show
-//! changed (agents, accounts, workflows, pause: `Daemon::changes`; a new event: the live feed,
-//! gathered for a second so a burst is one redraw), and otherwise rarely. No fixed short poll,
-//! so an idle tray app does not wake up.
+//! When a status display (the tray, the notifications, the window's `sekia:status`, the API's
+//! status stream) looks at the daemon again: when something it shows changed (agents, accounts,
+//! workflows, pause: [`Daemon::changes`]; a new event: the live feed, gathered for a second so a
+//! burst is one redraw), and otherwise rarely. No fixed short poll, so an idle app does not wake
+//! up.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use sekia_daemon::StoredEvent;
 use tokio::sync::{broadcast, watch};
 
-use crate::host::DaemonHost;
+use crate::Daemon;
+use sekia_store::StoredEvent;
 
 /// Quiet time after an event before redrawing, so a burst of events is one redraw.
 const GATHER: Duration = Duration::from_secs(1);
@@ -17,17 +18,17 @@ const GATHER: Duration = Duration::from_secs(1);
 /// rolling over at midnight send none.
 const FALLBACK: Duration = Duration::from_secs(300);
 
-pub struct Wakeups {
+pub struct StatusWatch {
     changes: Option<watch::Receiver<u64>>,
     live: Option<broadcast::Receiver<Arc<StoredEvent>>>,
 }
 
-impl Wakeups {
-    /// Signals of the running daemon; none (only the fallback) while it is not running.
-    pub fn attach(host: &DaemonHost) -> Self {
+impl StatusWatch {
+    /// No daemon to watch (it is not running): only the fallback wakes.
+    pub fn idle() -> Self {
         Self {
-            changes: host.changes(),
-            live: host.live_events().map(|(rx, _)| rx),
+            changes: None,
+            live: None,
         }
     }
 
@@ -63,6 +64,16 @@ impl Wakeups {
                 // What arrived meanwhile is covered by this redraw.
                 while let Ok(_) | Err(broadcast::error::TryRecvError::Lagged(_)) = rx.try_recv() {}
             }
+        }
+    }
+}
+
+impl Daemon {
+    /// Wakes a status display when what it shows may have changed (see [`StatusWatch`]).
+    pub fn status_watch(&self) -> StatusWatch {
+        StatusWatch {
+            changes: Some(self.changes()),
+            live: self.live_events().ok(),
         }
     }
 }
