@@ -19,6 +19,8 @@ echo "test: sekia-accounts (real oauth2-mock-server; a real Secret Service in a 
 scripts/accounts-setup.sh with-keyring cargo test -p sekia-accounts
 echo "test: the UI (svelte-check, Vitest, build, Chromium end to end against sekiad)"
 scripts/ui-test.sh
+echo "test: make run without a display (sekiad with the dashboard, its address printed)"
+scripts/run-test.sh
 # After the UI build: the desktop app embeds ui/dist, for Windows too.
 echo "test: the Windows build (clippy for x86_64-pc-windows-gnu)"
 scripts/windows-check.sh
