@@ -209,27 +209,19 @@ pub fn run() {
     let embedded = Arc::new(AtomicBool::new(false));
     let embedded_in_setup = Arc::clone(&embedded);
     let builder = Builder::default()
-        // Tauri's documented order: single-instance first.
+        // Single-instance first (Tauri documents it so), then opener, autostart, notification,
+        // window-state and log.
         .plugin(tauri_plugin_single_instance::init(|app, _args, _cwd| {
             window::show_main(app)
         }))
         .plugin(tauri_plugin_opener::init())
-        .plugin(tauri_plugin_notification::init())
-        // A rotating file in the app's log folder: 1 MiB each, the five newest kept (the
-        // plugin's default keeps one file of 40 kB, too little to look back at a problem).
-        .plugin(
-            tauri_plugin_log::Builder::new()
-                .level(log::LevelFilter::Info)
-                .max_file_size(LOG_FILE_BYTES)
-                .rotation_strategy(tauri_plugin_log::RotationStrategy::KeepSome(LOG_FILES_KEPT))
-                .build(),
-        )
         // "Start at login" (tray menu, Settings); a login start opens no window.
         .plugin(
             tauri_plugin_autostart::Builder::new()
                 .args([HIDDEN_ARG])
                 .build(),
         )
+        .plugin(tauri_plugin_notification::init())
         // Size and position are remembered; visibility is this app's own business.
         .plugin(
             tauri_plugin_window_state::Builder::new()
@@ -238,7 +230,17 @@ pub fn run() {
                         - tauri_plugin_window_state::StateFlags::VISIBLE,
                 )
                 .build(),
+        )
+        // A rotating file in the app's log folder: 1 MiB each, the five newest kept (the
+        // plugin's default keeps one file of 40 kB, too little to look back at a problem).
+        .plugin(
+            tauri_plugin_log::Builder::new()
+                .level(log::LevelFilter::Info)
+                .max_file_size(LOG_FILE_BYTES)
+                .rotation_strategy(tauri_plugin_log::RotationStrategy::KeepSome(LOG_FILES_KEPT))
+                .build(),
         );
+
     // Release builds only: the public key and the version rules are `plugins.updater` in
     // tauri.conf.json; the feed is chosen at each check (updates::settings).
     #[cfg(feature = "updater")]
