@@ -112,18 +112,13 @@ pub fn attach<R: Runtime>(app: &AppHandle<R>, host: DaemonHost) {
 fn follow_embedded_status<R: Runtime>(app: AppHandle<R>, host: DaemonHost) {
     tauri::async_runtime::spawn(async move {
         let mut seen = status_events::NewProblems::default();
-        let mut states = host.subscribe();
-        let mut watch = host.status_watch();
+        let mut watch = host.watch();
         loop {
             if let Ok(status) = host.call(|d| async move { d.daemon_status().await }).await {
                 status_events::forward(&app, &mut seen, &status, &status.attention);
             }
-            tokio::select! {
-                () = watch.next() => {}
-                changed = states.changed() => {
-                    if changed.is_err() { break }
-                    watch = host.status_watch();
-                }
+            if !watch.next().await {
+                break;
             }
         }
     });
@@ -379,7 +374,6 @@ fn context() -> tauri::Context {
 #[cfg(feature = "embedded")]
 fn notify_problems<R: Runtime>(app: AppHandle<R>) {
     use tauri::Listener;
-    use tauri_plugin_notification::NotificationExt;
     let alerts = std::sync::Mutex::new(alerts::Alerts::default());
     let notifier = app.clone();
     app.listen_any(STATUS_EVENT, move |event| {
@@ -390,17 +384,19 @@ fn notify_problems<R: Runtime>(app: AppHandle<R>) {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .observe(std::time::Instant::now(), &status.attention);
-        if let Some(alert) = alert
-            && let Err(e) = notifier
-                .notification()
-                .builder()
-                .title(&alert.title)
-                .body(&alert.body)
-                .show()
-        {
-            log::warn!("cannot show a notification: {e}");
+        if let Some(alert) = alert {
+            notify(&notifier, &alert.title, &alert.body);
         }
     });
+}
+
+/// A desktop notification; one that cannot be shown is only logged.
+#[cfg(any(feature = "embedded", feature = "updater"))]
+fn notify<R: Runtime>(app: &AppHandle<R>, title: &str, body: &str) {
+    use tauri_plugin_notification::NotificationExt;
+    if let Err(e) = app.notification().builder().title(title).body(body).show() {
+        log::warn!("cannot show a notification: {e}");
+    }
 }
 
 /// The log folder is the user's alone (0700): the log names workflows, agents and errors. (The

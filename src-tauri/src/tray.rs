@@ -162,12 +162,10 @@ fn keep_status_fresh<R: Runtime>(
     refresh: Arc<Notify>,
     panel: Arc<Mutex<Panel>>,
 ) {
-    let mut states = host.subscribe();
     tauri::async_runtime::spawn(async move {
         let mut shown = None;
-        let mut wakeups = host.status_watch();
+        let mut wakeups = host.watch();
         loop {
-            states.borrow_and_update();
             let now = summary(&host).await;
             let on = *panel.lock().unwrap_or_else(|e| e.into_inner());
             if shown != Some((now.look, on))
@@ -181,13 +179,8 @@ fn keep_status_fresh<R: Runtime>(
             let _ = status.set_text(&now.line);
             let _ = tray.set_tooltip(Some(&now.line));
             tokio::select! {
-                changed = states.changed() => {
-                    if changed.is_err() { break }
-                    // Started or stopped: the signals of the daemon that is there now.
-                    wakeups = host.status_watch();
-                }
                 _ = refresh.notified() => {}
-                () = wakeups.next() => {}
+                alive = wakeups.next() => if !alive { break },
             }
         }
     });

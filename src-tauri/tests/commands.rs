@@ -276,14 +276,9 @@ fn a_published_event_is_listed_and_forwarded_to_the_window_live() {
     let id = published["id"].as_str().unwrap().to_string();
     assert!(id.starts_with("evt_"), "{published}");
 
-    let live = loop {
-        let ev = rx
-            .recv_timeout(SETTLE)
-            .expect("no live event reached the window");
-        if ev["id"] == id.as_str() {
-            break ev;
-        }
-    };
+    let live = next_matching(&rx, "live event in the window", |ev| {
+        ev["id"] == id.as_str()
+    });
     assert_eq!(live["type"], "test.created");
     assert_eq!(live["source"], "test");
     assert_eq!(live["subject"], "sekia.events.test");
@@ -412,14 +407,9 @@ fn a_window_on_a_daemon_in_another_process_answers_as_an_embedded_one_and_gets_l
         json!({"cmd": "publish_event", "args": {"source": "test", "type": "test.created", "payload": {"title": "Crash on start"}}}),
     )
     .unwrap();
-    let live = loop {
-        let ev = events
-            .recv_timeout(SETTLE)
-            .expect("the event did not arrive");
-        if ev["id"] == published["id"] {
-            break ev;
-        }
-    };
+    let live = next_matching(&events, "live event over the socket", |ev| {
+        ev["id"] == published["id"]
+    });
     assert_eq!(live["type"], "test.created");
     let payload: Value = serde_json::from_str(live["payload"].as_str().unwrap()).unwrap();
     assert_eq!(payload["title"], "Crash on start");
@@ -431,13 +421,8 @@ fn a_window_on_a_daemon_in_another_process_answers_as_an_embedded_one_and_gets_l
 
     // The daemon going away (Quit in the tray host) is the window's end.
     host.shutdown_blocking();
-    let stopped = loop {
-        let state = states
-            .recv_timeout(SETTLE)
-            .expect("no state after the daemon stopped");
-        if state["state"] == "stopped" {
-            break state;
-        }
-    };
+    let stopped = next_matching(&states, "state after the daemon stopped", |s| {
+        s["state"] == "stopped"
+    });
     assert_eq!(stopped, json!({"state": "stopped"}));
 }

@@ -22,14 +22,39 @@ fn endpoint(dir: &std::path::Path) -> PathBuf {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn served_answered_exclusive_and_served_again_after_shutdown() {
+/// A daemon in a temporary folder, served on its endpoint, and a client of it.
+struct Served {
+    dir: tempfile::TempDir,
+    daemon: sekia_daemon::Daemon,
+    path: PathBuf,
+    server: ApiServer,
+    client: ApiClient,
+}
+
+async fn served() -> Served {
     let dir = tempfile::tempdir().unwrap();
     let daemon = common::daemon(dir.path()).await;
     let path = endpoint(dir.path());
-
     let server = ApiServer::bind(daemon.clone(), &path).await.unwrap();
     let client = ApiClient::new(&path);
+    Served {
+        dir,
+        daemon,
+        path,
+        server,
+        client,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn served_answered_exclusive_and_served_again_after_shutdown() {
+    let Served {
+        dir: _dir,
+        daemon,
+        path,
+        server,
+        client,
+    } = served().await;
     let status: StatusResponse = client.get("/api/v1/status").await.unwrap();
     assert_eq!(status.status, "ok");
 
@@ -63,11 +88,13 @@ async fn served_answered_exclusive_and_served_again_after_shutdown() {
 #[cfg(unix)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_status_stream_follows_changes() {
-    let dir = tempfile::tempdir().unwrap();
-    let daemon = common::daemon(dir.path()).await;
-    let path = endpoint(dir.path());
-    let server = ApiServer::bind(daemon.clone(), &path).await.unwrap();
-    let client = ApiClient::new(&path);
+    let Served {
+        dir,
+        daemon,
+        server,
+        client,
+        ..
+    } = served().await;
 
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<serde_json::Value>();
     let follower = tokio::spawn(async move {

@@ -174,6 +174,16 @@ impl DaemonHost {
             .map_or_else(|_| StatusWatch::idle(), |(daemon, _)| daemon.status_watch())
     }
 
+    /// [`Self::status_watch`] that also wakes when the daemon starts or stops, and then
+    /// follows the daemon that is there now.
+    pub fn watch(&self) -> HostWatch {
+        HostWatch {
+            host: self.clone(),
+            states: self.subscribe(),
+            status: self.status_watch(),
+        }
+    }
+
     fn request_stop(&self) -> Option<JoinHandle<()>> {
         if let Some(stop) = lock(&self.inner.stop).take() {
             let _ = stop.send(());
@@ -194,6 +204,30 @@ impl DaemonHost {
         if let Some(thread) = self.request_stop() {
             let _ = tokio::task::spawn_blocking(move || thread.join()).await;
         }
+    }
+}
+
+/// See [`DaemonHost::watch`].
+pub struct HostWatch {
+    host: DaemonHost,
+    states: watch::Receiver<DaemonState>,
+    status: StatusWatch,
+}
+
+impl HostWatch {
+    /// Returns when a status display should look again; `false` once the host is gone.
+    pub async fn next(&mut self) -> bool {
+        tokio::select! {
+            changed = self.states.changed() => {
+                if changed.is_err() {
+                    return false;
+                }
+                // Started or stopped: the signals of the daemon that is there now.
+                self.status = self.host.status_watch();
+            }
+            () = self.status.next() => {}
+        }
+        true
     }
 }
 

@@ -4,7 +4,6 @@
 
 use tauri::menu::{Menu, MenuItem};
 use tauri::{AppHandle, Emitter, Manager, Runtime};
-use tauri_plugin_notification::NotificationExt;
 
 use super::service::Updates;
 use super::status::{Announcement, Announcer, UPDATE_EVENT, UpdateStatus};
@@ -28,25 +27,13 @@ pub fn start<R: Runtime>(app: &AppHandle<R>) {
             let status = statuses.borrow_and_update().clone();
             let _ = app.emit(UPDATE_EVENT, &status);
             if let Some(announcement) = announcer.observe(&status) {
-                notify(&app, &announcement);
+                crate::notify(&app, &announcement.title, &announcement.body);
             }
             if statuses.changed().await.is_err() {
                 break;
             }
         }
     });
-}
-
-fn notify<R: Runtime>(app: &AppHandle<R>, n: &Announcement) {
-    if let Err(e) = app
-        .notification()
-        .builder()
-        .title(&n.title)
-        .body(&n.body)
-        .show()
-    {
-        log::warn!("cannot show a notification: {e}");
-    }
 }
 
 /// The tray's two update items.
@@ -114,7 +101,7 @@ pub fn on_menu_click<R: Runtime>(app: &AppHandle<R>, id: &str) -> bool {
                     Err(e) => Some(cannot("check for updates", &e.to_string())),
                 };
                 if let Some(said) = said {
-                    notify(&app, &said);
+                    crate::notify(&app, &said.title, &said.body);
                 }
             });
             true
@@ -122,7 +109,8 @@ pub fn on_menu_click<R: Runtime>(app: &AppHandle<R>, id: &str) -> bool {
         INSTALL_ID => {
             tauri::async_runtime::spawn(async move {
                 if let Err(e) = app.state::<Updates>().install(&app).await {
-                    notify(&app, &cannot("install the update", &e.to_string()));
+                    let cannot = cannot("install the update", &e.to_string());
+                    crate::notify(&app, &cannot.title, &cannot.body);
                 }
             });
             true

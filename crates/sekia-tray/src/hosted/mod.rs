@@ -130,8 +130,7 @@ async fn serve(
             None
         }
     };
-    let mut states = host.subscribe();
-    let mut wakeups = host.status_watch();
+    let mut wakeups = host.watch();
     let mut alerts = Alerts::default();
     // The colour scheme's watcher ends where there is no portal: then there is nothing to follow.
     let mut following_panel = true;
@@ -172,15 +171,10 @@ async fn serve(
                 }
                 Action::Quit => break,
             },
-            changed = states.changed() => {
-                if changed.is_err() { break }
-                // Started or stopped: the signals of the daemon that is there now.
-                wakeups = host.status_watch();
-            }
             changed = panel_rx.changed(), if following_panel => {
                 following_panel = changed.is_ok();
             }
-            () = wakeups.next() => {}
+            alive = wakeups.next() => if !alive { break },
             () = sleep_until(next_check) => {
                 next_check = Some(tokio::time::Instant::now() + updates::INTERVAL);
                 spawn_check(true, &checked_tx);
