@@ -129,6 +129,21 @@ try {
     if (!answer.err || answer.err.field !== "call") throw new Error(JSON.stringify(answer));
   });
 
+  await step("the page's CSP refuses an inline script (tauri.conf.json)", async () => {
+    const answer = await wd("POST", `/session/${session}/execute/async`, {
+      script: `const done = arguments[0];
+        const refused = [];
+        document.addEventListener("securitypolicyviolation", (e) => refused.push(e.violatedDirective));
+        const s = document.createElement("script");
+        s.textContent = "window.__sekiaInline = 1";
+        document.head.appendChild(s);
+        setTimeout(() => done({ ran: window.__sekiaInline === 1, refused }), 300);`,
+      args: [],
+    });
+    if (answer.ran) throw new Error("an inline script ran");
+    if (!answer.refused.some((d) => d.startsWith("script-src"))) throw new Error(JSON.stringify(answer));
+  });
+
   await step("a workflow that does not load is announced in the window as it happens (sekia:attention)", async () => {
     mkdirSync(WORKFLOWS, { recursive: true });
     const broken = join(WORKFLOWS, "e2e-broken.lua");
