@@ -427,8 +427,14 @@ def main():
         expect_tray_hosts([host])
         if json.loads(sekiactl("status", "--json")).get("status") != "ok":
             raise AssertionError("the daemon does not answer")
+        # tauri-plugin-window-state kept the closed window's size and place for the next one.
+        saved = Path(os.environ["HOME"]) / ".config" / "ai.sekia.desktop" / ".window-state.json"
+        state = json.loads(until("the saved window state", lambda: saved.exists() and saved.read_text()))
+        main = state.get("main") or {}
+        if not (main.get("width", 0) > 0 and main.get("height", 0) > 0):
+            raise AssertionError(f"window state without the main window's size: {state}")
 
-    step("closing the window ends its process; the tray host and its daemon stay",
+    step("closing the window ends its process (its size and place kept); the tray host and its daemon stay",
          close_ends_the_window_process)
 
     def open_after_close():
